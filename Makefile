@@ -1,0 +1,30 @@
+# Two commands for a fresh machine (see README.md):
+#   make lab    set up .venv (first time only) and open JupyterLab on the course
+#   make test   set up .venv (first time only) and run every test and notebook (CPU tier)
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+NBVAL   := --nbval --nbval-current-env --nbval-cell-timeout=300 --nbval-sanitize-with nbval_sanitize.cfg
+
+.PHONY: setup lab test test-fast test-gpu exercises clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00_environment_doctor.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks solutions $(NBVAL) -p no:cacheprovider -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -p no:cacheprovider -q
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,113 @@
+"""Fused SiLU(gate) * up + per-token-group FP8 quantization, float32 scales in MN-major layout.
+
+The Hopper path of a DeepGEMM MoE: its output feeds the second grouped GEMM, which wants one fp32
+scale per (row, 128 columns), stored column-major (the M scales of a group contiguous) with the
+column stride a multiple of 4 (TMA alignment). Semantics: kernels.reference (colmajor path).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from . import validate
+from .reference import FP8, FP8_MAX, GROUP, mn_major
+
+
+@triton.jit
+def silu_mul_fp8_colmajor_kernel(
+    x_ptr,              # *T   input [M, N], row-major; gate = columns [0, N/2), up = [N/2, N)
+    q_ptr,              # *fp8 output [M, N/2], row-major
+    s_ptr,              # *f32 scales; (row r, group g) lives at g * s_stride + r
+    M,                  # rows; any value (rows past M are masked)
+    N,                  # input columns (multiple of 256)
+    s_stride,           # scale column stride = round_up(M, 4)
+    eps,                # floor for each group's absmax
+    BLOCK_M: tl.constexpr,    # rows per program
+    GROUPS: tl.constexpr,     # 128-column groups per program
+    USE_UE8M0: tl.constexpr,  # round each scale up to a power of two
+    INDEX_64: tl.constexpr,   # False = the bug as shipped (int32 offsets), True = the fix
+):
+    BLOCK_N: tl.constexpr = GROUPS * 128
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    if INDEX_64:
+        # The fix: widen the program ids *before* they are multiplied, so every product is int64.
+        pid_m = pid_m.to(tl.int64)
+        pid_n = pid_n.to(tl.int64)
+    half = N // 2
+    row0 = pid_m * BLOCK_M                      # C3
+    rows = tl.arange(0, BLOCK_M)
+    cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    row_ok = (row0 + rows) < M
+    x_blk = x_ptr + row0 * N                    # C1: wraps past 2**31 in int32
+    q_blk = q_ptr + row0 * half                 # C2
+    in_offs = rows[:, None] * N + cols[None, :]
+    g = tl.load(x_blk + in_offs, mask=row_ok[:, None], other=0.0).to(tl.float32)
+    u = tl.load(x_blk + in_offs + half, mask=row_ok[:, None], other=0.0).to(tl.float32)
+
+    # Precision path: silu in fp32 rounded to T, then the product rounded to T. A T x T product is
+    # exact in fp32, so rounding it once equals a T multiply -- and the interpreter never sees bf16
+    # arithmetic, which it gets wrong.
+    t = x_ptr.dtype.element_ty
+    s = (g / (1.0 + tl.exp(-g))).to(t).to(tl.float32)
+    y = tl.reshape((s * u).to(t).to(tl.float32), (BLOCK_M, GROUPS, 128))
+
+    amax = tl.maximum(tl.max(tl.abs(y), axis=2), eps)          # [BLOCK_M, GROUPS]
+    scale = amax * (1.0 / 448.0)
+    if USE_UE8M0:
+        scale = tl.exp2(tl.ceil(tl.log2(scale)))
+    q = tl.minimum(tl.maximum(y / scale[:, :, None], -448.0), 448.0)
+    q = tl.reshape(q, (BLOCK_M, BLOCK_N)).to(q_ptr.dtype.element_ty)
+    tl.store(q_blk + rows[:, None] * half + cols[None, :], q, mask=row_ok[:, None])
+
+    groups = pid_n * GROUPS + tl.arange(0, GROUPS)
+    s_offs = groups[None, :] * s_stride + (row0 + rows)[:, None]   # S1: column-major
+    tl.store(s_ptr + s_offs, scale, mask=row_ok[:, None])
+
+
+def silu_mul_fp8_colmajor(
+    x: torch.Tensor,
+    *,
+    use_ue8m0: bool = False,
+    eps: float = 1e-10,
+    out: torch.Tensor | None = None,
+    index: str = "int64",
+    block_m: int = 8,
+    groups_per_program: int = 1,
+    num_warps: int = 4,
+    check_finite: bool = True,
+    unsafe_skip_launch_checks: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, scales [M, N/256] fp32, strides (1, round_up(M,4))).
+
+    index: "int64" (the fix, default) or "int32" (the bug as shipped; refused when it would wrap).
+    groups_per_program: 128-column groups per program (rounded down to a divisor of N/256).
+    Everything is checked before the launch; see kernels.validate for the errors.
+    """
+    m, n = validate.check_input(x)
+    validate.check_out(out, x)
+    validate.check_choice("index", index, ("int32", "int64"))
+    validate.check_choice("block_m", block_m, (1, 2, 4, 8, 16, 32, 64, 128))
+    if not (isinstance(eps, float) and math.isfinite(eps) and eps > 0):
+        raise validate.KernelInputError(f"eps must be a positive finite float, got {eps!r}")
+    g = n // 2 // GROUP
+    gpp = math.gcd(g, groups_per_program) if groups_per_program >= 1 else 0
+    if gpp & (gpp - 1) or gpp == 0:
+        raise validate.KernelInputError("groups_per_program must be a power of two >= 1")
+    q = out if out is not None else torch.empty(m, n // 2, dtype=FP8, device=x.device)
+    scales = mn_major(m, g, torch.float32, x.device)
+    if m == 0:  # defined: empty outputs, no launch (a zero-size grid is a CUDA error)
+        return q, scales
+    if check_finite:
+        validate.check_finite(x)
+    if not unsafe_skip_launch_checks:
+        validate.check_launch("colmajor", m, n, index, 0, block_m, gpp)
+    grid = (triton.cdiv(m, block_m), g // gpp)
+    silu_mul_fp8_colmajor_kernel[grid](
+        x, q, scales, m, n, scales.stride(1), eps,
+        BLOCK_M=block_m, GROUPS=gpp, USE_UE8M0=use_ue8m0, INDEX_64=index == "int64",
+        num_warps=num_warps)
+    return q, scales

@@ -1,0 +1,104 @@
+"""Fused SiLU(gate) * up + FP8 quantization with UE8M0 scales packed four to an int32.
+
+The Blackwell path of a DeepGEMM MoE: each scale is a power of two, so only its biased exponent
+byte (bias 127, the fp32 exponent field) is kept; the bytes of groups 4p..4p+3 of a row share one
+int32 (group 4p+j in byte j), stored MN-major with the column stride round_up(M, 4).
+Semantics: kernels.reference (packed path).
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from . import validate
+from .reference import FP8, GROUP, mn_major
+
+
+@triton.jit
+def silu_mul_fp8_packed_kernel(
+    x_ptr,              # *T   input [M, N], row-major; gate = columns [0, N/2), up = [N/2, N)
+    q_ptr,              # *fp8 output [M, N/2], row-major
+    s_ptr,              # *i32 packed exponents; (row r, word p) lives at p * s_stride + r
+    M,                  # rows; any value (rows past M are masked)
+    N,                  # input columns = input row stride (multiple of 256)
+    NUM_GROUPS,         # 128-column groups per row = N / 256
+    s_stride,           # word column stride = round_up(M, 4)
+    BLOCK_M: tl.constexpr,      # rows per program
+    ROWS_ON_AXIS0: tl.constexpr,  # False = upstream grid (rows on axis 1, capped at 65,535)
+    INDEX_64: tl.constexpr,     # False = the bug as shipped (int32 offsets), True = the fix
+):
+    if ROWS_ON_AXIS0:
+        pid_m = tl.program_id(0)
+        pid_p = tl.program_id(1)
+    else:
+        pid_p = tl.program_id(0)
+        pid_m = tl.program_id(1)
+    if INDEX_64:
+        pid_m = pid_m.to(tl.int64)   # the fix: widen before any multiply
+        pid_p = pid_p.to(tl.int64)
+    half = N // 2
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_ok = rows < M
+    x_row = rows * N                 # P1: wraps past 2**31 in int32
+    q_row = rows * half              # P2
+    k = tl.arange(0, 128)
+    packed = tl.zeros([BLOCK_M], dtype=tl.int32)
+    for j in tl.static_range(4):
+        gid = pid_p * 4 + j
+        live = gid < NUM_GROUPS      # the last word may have unused lanes
+        mask = row_ok[:, None] & live
+        offs = x_row[:, None] + gid * 128 + k[None, :]
+        g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        u = tl.load(x_ptr + offs + half, mask=mask, other=0.0).to(tl.float32)
+        # Precision path: everything in fp32, then one rounding through bf16.
+        y = (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
+        scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / 448.0, 1e-10)
+        e = tl.ceil(tl.log2(scale_raw))
+        q = tl.minimum(tl.maximum(y / tl.exp2(e)[:, None], -448.0), 448.0)
+        tl.store(q_ptr + q_row[:, None] + gid * 128 + k[None, :],
+                 q.to(q_ptr.dtype.element_ty), mask=mask)
+        byte = tl.minimum(tl.maximum(e + 127.0, 0.0), 255.0).to(tl.int32)
+        packed = packed | (tl.where(live, byte, 0) << (8 * j))
+    tl.store(s_ptr + pid_p * s_stride + rows, packed, mask=row_ok)   # P3
+
+
+def silu_mul_fp8_packed(
+    x: torch.Tensor,
+    *,
+    out: torch.Tensor | None = None,
+    index: str = "int64",
+    rows_axis: int = 0,
+    block_m: int = 8,
+    num_warps: int = 4,
+    check_finite: bool = True,
+    unsafe_skip_launch_checks: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, packed [M, ceil(N/1024)] int32, strides (1, round_up(M,4))).
+
+    index: "int64" (the fix, default) or "int32" (the bug as shipped).
+    rows_axis: 0 (row blocks on grid axis 0, no practical limit; default) or 1 (upstream: row blocks
+    on axis 1, which CUDA caps at 65,535 -> fails to launch from M = 524,281 with BLOCK_M = 8).
+    """
+    m, n = validate.check_input(x)
+    validate.check_out(out, x)
+    validate.check_choice("index", index, ("int32", "int64"))
+    validate.check_choice("rows_axis", rows_axis, (0, 1))
+    validate.check_choice("block_m", block_m, (1, 2, 4, 8, 16, 32, 64, 128))
+    g = n // 2 // GROUP
+    p = triton.cdiv(g, 4)
+    q = out if out is not None else torch.empty(m, n // 2, dtype=FP8, device=x.device)
+    scales = mn_major(m, p, torch.int32, x.device)
+    if m == 0:  # defined: empty outputs, no launch
+        return q, scales
+    if check_finite:
+        validate.check_finite(x)
+    if not unsafe_skip_launch_checks:
+        validate.check_launch("packed", m, n, index, rows_axis, block_m)
+    blocks = triton.cdiv(m, block_m)
+    grid = (blocks, p) if rows_axis == 0 else (p, blocks)
+    silu_mul_fp8_packed_kernel[grid](
+        x, q, scales, m, n, g, scales.stride(1),
+        BLOCK_M=block_m, ROWS_ON_AXIS0=rows_axis == 0, INDEX_64=index == "int64",
+        num_warps=num_warps, num_stages=2)
+    return q, scales

@@ -1,0 +1,129 @@
+"""Plain-PyTorch references for the two fused kernels: the contract every kernel is checked against.
+
+Both compute, per row and per group of 128 output columns, ``y = silu(gate) * up`` and quantize it to
+fp8 e4m3fn with one scale per (row, group); ``x ~= q * scale``. They differ in where they round
+(this is the *precision path*; it decides bits, so it is fixed here once):
+
+colmajor (vLLM's Hopper path), T = input dtype (bf16 or fp16)
+    1. g, u loaded in T; silu(g) = g / (1 + exp(-g)) in fp32, **rounded to T**
+    2. y = silu * u **rounded to T** (a T x T product is exact in fp32, so one rounding = a T multiply)
+    3. amax = max(max |y| over the group, eps)           eps floors the *amax* (runtime, 1e-10)
+    4. scale = amax * (1/448)                             multiply by the fp32 reciprocal
+    5. optional UE8M0: scale = 2 ** ceil(log2(scale))     fp32 log2/ceil/exp2, as the GPU kernel
+    6. q = fp8(clamp(y / scale, -448, 448))               round to nearest even
+    scales: float32 [M, G], G = N/256, strides (1, round_up(M, 4)) -- MN-major, TMA-aligned
+
+packed (vLLM's Blackwell/UE8M0 path)
+    1. y = silu(g) * u entirely in fp32, then **rounded once to bf16** (also for fp16 input)
+    2. scale_raw = max(amax / 448, 1e-10)                 eps floors the *scale*, after a division
+    3. e = ceil(log2(scale_raw)), scale = 2**e            always a power of two
+    4. q as above; the exponent byte clamp(e + 127, 0, 255) of group 4p+j goes to byte j of word p
+    scales: int32 [M, ceil(G/4)], strides (1, round_up(M, 4)); unused bytes are 0
+
+Inputs must be finite (the kernel wrappers check it by default): NaN/Inf have no defined meaning in
+either upstream kernel. fp16 inputs whose product overflows fp16 give inf in step 2 exactly as the
+upstream kernel would; avoid them.
+"""
+from __future__ import annotations
+
+import torch
+
+GROUP = 128
+FP8 = torch.float8_e4m3fn
+FP8_MAX = 448.0
+PACKED_EPS = 1e-10  # a literal in the upstream packed kernel, not an argument
+
+
+def round_up(v: int, m: int) -> int:
+    return (v + m - 1) // m * m
+
+
+def mn_major(rows: int, cols: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """A [rows, cols] tensor with strides (1, round_up(rows, 4)): DeepGEMM's TMA-aligned layout.
+
+    The padding rows (rows .. round_up(rows, 4) - 1 of each column) are zero.
+    """
+    aligned = round_up(rows, 4)
+    buf = torch.zeros(cols, aligned, dtype=dtype, device=device)
+    return buf.t()[:rows]
+
+
+def silu_fp32(g: torch.Tensor) -> torch.Tensor:
+    """silu(g) = g / (1 + exp(-g)) in fp32 (not g * sigmoid(g): that rounds differently)."""
+    return g / (1.0 + torch.exp(-g))
+
+
+def _quantize(y: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """y [M, G, 128] fp32, scale [M, G] fp32 -> fp8 codes [M, G, 128]."""
+    return (y / scale[..., None]).clamp(-FP8_MAX, FP8_MAX).to(FP8)
+
+
+def colmajor_y(x: torch.Tensor) -> torch.Tensor:
+    """Step 1-2 of the colmajor path: y [M, N/2] in fp32, holding T-representable values."""
+    h = x.shape[1] // 2
+    t = x.dtype
+    s = silu_fp32(x[:, :h].float()).to(t)
+    return (s.float() * x[:, h:].float()).to(t).float()
+
+
+def packed_y(x: torch.Tensor) -> torch.Tensor:
+    """Step 1 of the packed path: y [M, N/2] in fp32, holding bf16-representable values."""
+    h = x.shape[1] // 2
+    return (silu_fp32(x[:, :h].float()) * x[:, h:].float()).to(torch.bfloat16).float()
+
+
+def ue8m0(scale: torch.Tensor) -> torch.Tensor:
+    """2 ** ceil(log2(scale)) in fp32, the route both upstream kernels take."""
+    return torch.exp2(torch.ceil(torch.log2(scale)))
+
+
+def silu_mul_fp8_colmajor_ref(x: torch.Tensor, use_ue8m0: bool = False, eps: float = 1e-10):
+    """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, scales [M, N/256] fp32, strides (1, round_up(M,4)))."""
+    m, n = x.shape
+    y = colmajor_y(x).view(m, n // 2 // GROUP, GROUP)
+    amax = y.abs().amax(dim=-1).clamp_min(eps)
+    scale = amax * (1.0 / FP8_MAX)
+    if use_ue8m0:
+        scale = ue8m0(scale)
+    q = _quantize(y, scale).view(m, n // 2)
+    scales = mn_major(m, scale.shape[1], torch.float32, x.device)
+    scales.copy_(scale)
+    return q, scales
+
+
+def pack_exponents(e: torch.Tensor) -> torch.Tensor:
+    """Biased exponents e [M, G] (int, 0..255) -> int32 [M, ceil(G/4)], group 4p+j in byte j of word p."""
+    m, g = e.shape
+    p = (g + 3) // 4
+    lanes = torch.zeros(m, p * 4, dtype=torch.int64, device=e.device)
+    lanes[:, :g] = e.to(torch.int64)
+    lanes = lanes.view(m, p, 4)
+    shifts = torch.tensor([0, 8, 16, 24], dtype=torch.int64, device=e.device)
+    word = (lanes << shifts).sum(-1)                    # 0 .. 2**32 - 1
+    return (word - ((word >> 31) << 32)).to(torch.int32)  # reinterpret as signed int32
+
+
+def unpack_exponents(packed: torch.Tensor, groups: int) -> torch.Tensor:
+    """int32 [M, P] -> biased exponents int32 [M, groups] (the inverse of pack_exponents)."""
+    w = packed.to(torch.int64) & 0xFFFFFFFF
+    shifts = torch.tensor([0, 8, 16, 24], dtype=torch.int64, device=packed.device)
+    lanes = (w[..., None] >> shifts) & 0xFF
+    return lanes.reshape(packed.shape[0], -1)[:, :groups].to(torch.int32)
+
+
+def decode_ue8m0(packed: torch.Tensor, groups: int) -> torch.Tensor:
+    """int32 [M, P] -> fp32 scales [M, groups]: scale = 2 ** (byte - 127)."""
+    return torch.exp2(unpack_exponents(packed, groups).float() - 127.0)
+
+
+def silu_mul_fp8_packed_ref(x: torch.Tensor):
+    """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, packed [M, ceil(N/1024)] int32, strides (1, round_up(M,4)))."""
+    m, n = x.shape
+    g = n // 2 // GROUP
+    y = packed_y(x).view(m, g, GROUP)
+    scale_raw = (y.abs().amax(dim=-1) / FP8_MAX).clamp_min(PACKED_EPS)
+    e = torch.ceil(torch.log2(scale_raw))
+    q = _quantize(y, torch.exp2(e)).view(m, n // 2)
+    packed = mn_major(m, (g + 3) // 4, torch.int32, x.device)
+    packed.copy_(pack_exponents((e + 127).clamp(0, 255)))
+    return q, packed
