@@ -1,0 +1,1 @@
+"""Course machinery beside the kernels: recorded GPU runs, exercises, checks, hints, progress."""
