@@ -43,7 +43,16 @@ def _child(a: argparse.Namespace) -> dict:
     from kernels.compare import compare
     dev = torch.cuda.get_device_name(0)
     gen = torch.Generator(device="cuda").manual_seed(a.seed)
+    neighbour = None
+    if a.neighbour == "before":  # a live buffer allocated before x (see "no crash != correct")
+        neighbour = torch.full((a.neighbour_gib << 29,), 1.0, device="cuda", dtype=torch.bfloat16)
     x = torch.randn(a.M, a.N, device="cuda", dtype=torch.bfloat16, generator=gen)
+    if a.neighbour == "after":
+        neighbour = torch.full((a.neighbour_gib << 29,), 1.0, device="cuda", dtype=torch.bfloat16)
+    layout = {}
+    if neighbour is not None:
+        layout = {"neighbour": a.neighbour, "neighbour_gib": a.neighbour_gib,
+                  "neighbour_minus_x_gib": round((neighbour.data_ptr() - x.data_ptr()) / 2**30, 3)}
     kw = dict(index=a.index, check_finite=False, unsafe_skip_launch_checks=True)
     try:
         t0 = time.perf_counter()
@@ -55,7 +64,7 @@ def _child(a: argparse.Namespace) -> dict:
         ms = (time.perf_counter() - t0) * 1e3
     except Exception as e:  # noqa: BLE001 -- classified, then reported
         msg = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-        return {"verdict": classify(str(e)), "detail": msg, "device": dev}
+        return {"verdict": classify(str(e)), "detail": msg, "device": dev, **layout}
     ref = kernels.silu_mul_fp8_colmajor_ref if a.kernel == "colmajor" else kernels.silu_mul_fp8_packed_ref
     reports = []
     for rows in (slice(0, CHECK_ROWS), slice(a.M - CHECK_ROWS, a.M)):
@@ -63,17 +72,24 @@ def _child(a: argparse.Namespace) -> dict:
         reports.append(compare(q[rows], s[rows].contiguous(), qr, sr.contiguous(), tier="gpu"))
     ok = all(reports)
     return {"verdict": "ok" if ok else "wrong-result", "device": dev, "ms_first_call": round(ms, 1),
-            "q": list(q.shape), "scales": list(s.shape), "scale_strides": list(s.stride()),
+            "q": list(q.shape), "scales": list(s.shape), "scale_strides": list(s.stride()), **layout,
             "detail": "; ".join(f"rows {r}: {rep.message}" for r, rep in
                                 zip(("first 256", "last 256"), reports))}
 
 
 def run(kernel: str, M: int, N: int, index: str, rows_axis: int = 1, seed: int = 0,
-        timeout: float = 300.0) -> dict:
-    """Launch in a child process; return its verdict dict (+ exit code and wall time)."""
-    cmd = [sys.executable, "-m", "kernels.repro", "--kernel", kernel, "--M", str(M), "--N", str(N),
-           "--index", index, "--rows-axis", str(rows_axis), "--seed", str(seed)]
-    env = dict(os.environ)
+        timeout: float = 300.0, neighbour: str = "none", neighbour_gib: int = 6,
+        env_extra: dict | None = None, prefix: list[str] | None = None) -> dict:
+    """Launch in a child process; return its verdict dict (+ exit code, wall time, stderr tail).
+
+    neighbour: allocate a neighbour_gib GiB bf16 buffer "before" or "after" x, to show that a
+    wrapped offset may land in live memory (no crash, wrong rows). env_extra / prefix: e.g.
+    {"TRITON_DEBUG": "1"} or ["compute-sanitizer", "--tool", "memcheck"] (detection ladder).
+    """
+    cmd = [*(prefix or []), sys.executable, "-m", "kernels.repro", "--kernel", kernel,
+           "--M", str(M), "--N", str(N), "--index", index, "--rows-axis", str(rows_axis),
+           "--seed", str(seed), "--neighbour", neighbour, "--neighbour-gib", str(neighbour_gib)]
+    env = dict(os.environ, **(env_extra or {}))
     env.pop("TRITON_INTERPRET", None)  # the child must run the real GPU kernels
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -89,6 +105,7 @@ def run(kernel: str, M: int, N: int, index: str, rows_axis: int = 1, seed: int =
         else:  # the child died before it could report (e.g. a crash at exit)
             tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
             res = {"verdict": classify(p.stderr), "detail": " | ".join(tail)}
+        res["output"] = "\n".join((p.stdout + p.stderr).strip().splitlines()[-40:])
     res.update(kernel=kernel, M=M, N=N, index=index, rows_axis=rows_axis if kernel == "packed" else 0,
                exit=EXIT[res["verdict"]], wall_s=round(time.perf_counter() - t0, 1))
     return res
@@ -109,6 +126,8 @@ if __name__ == "__main__":  # the child
     ap.add_argument("--index", choices=("int32", "int64"), required=True)
     ap.add_argument("--rows-axis", type=int, choices=(0, 1), default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--neighbour", choices=("none", "before", "after"), default="none")
+    ap.add_argument("--neighbour-gib", type=int, default=6)
     out = _child(ap.parse_args())
     print(json.dumps(out), flush=True)
     # leave without CUDA teardown: after an illegal access it can hang or abort noisily
