@@ -24,6 +24,10 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks solutions $(NBVAL) -p no:cacheprovider -q
 
+# On a GPU node with torch + triton preinstalled (offline: see README, "GPU tier")
+test-gpu:
+	PY=$(PY) scripts/test_gpu.sh
+
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -p no:cacheprovider -q
 
