@@ -59,7 +59,7 @@ def _last_row0(m: int, b: int) -> int:
 
 EXPRS = {
     "colmajor": (
-        Expr("C3", "row0 = pid_m * BLOCK_M", lambda m, n, b: _last_row0(m, b)),
+        Expr("C3", "row0 = (tile // col_blocks) * BLOCK_M", lambda m, n, b: _last_row0(m, b)),
         Expr("C1", "input block base = row0 * N", lambda m, n, b: _last_row0(m, b) * n),
         Expr("C2", "output block base = row0 * N/2", lambda m, n, b: _last_row0(m, b) * (n // 2)),
         Expr("S1", "scale column base = group * round_up(M,4)",
@@ -83,11 +83,13 @@ def pointer_extents(kernel: str, m: int, n: int) -> dict[str, int]:
 
 
 def grid(kernel: str, m: int, n: int, block_m: int = 8, rows_axis: int = 0,
-         groups_per_program: int = 1) -> tuple[int, int]:
+         groups_per_program: int = 1) -> tuple[int, ...]:
+    """The launch grid. rows_axis=0: the course's 1-D grid of (row block, column block) tiles;
+    rows_axis=1: upstream's packed grid (words, row blocks)."""
     g = n // 2 // GROUP
     row_blocks = cdiv(m, block_m)
     cols = g // groups_per_program if kernel == "colmajor" else cdiv(g, 4)
-    return (row_blocks, cols) if rows_axis == 0 else (cols, row_blocks)
+    return (row_blocks * cols,) if rows_axis == 0 else (cols, row_blocks)
 
 
 def _first_m(fails: Callable[[int], bool], multiple: int = 1, hi: int = 2**44) -> int | None:

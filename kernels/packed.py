@@ -22,22 +22,28 @@ def silu_mul_fp8_packed_kernel(
     s_ptr,              # *i32 packed exponents; (row r, word p) lives at p * s_stride + r
     M,                  # rows; any value (rows past M are masked)
     N,                  # input columns = input row stride (multiple of 256)
+    half,               # N / 2, passed (not computed) so Triton sees it is divisible by 16
     NUM_GROUPS,         # 128-column groups per row = N / 256
     s_stride,           # word column stride = round_up(M, 4)
+    words,              # packed words per row = ceil(NUM_GROUPS / 4)
     BLOCK_M: tl.constexpr,      # rows per program
-    ROWS_ON_AXIS0: tl.constexpr,  # False = upstream grid (rows on axis 1, capped at 65,535)
+    ROWS_ON_AXIS0: tl.constexpr,  # False = upstream 2-D grid (words, row blocks): axis 1 <= 65,535
     INDEX_64: tl.constexpr,     # False = the bug as shipped (int32 offsets), True = the fix
 ):
     if ROWS_ON_AXIS0:
-        pid_m = tl.program_id(0)
-        pid_p = tl.program_id(1)
+        # The fixed grid is 1-D (limit 2**31 - 1), words fastest so that programs running together
+        # read neighbouring bytes of the same rows.
+        tile = tl.program_id(0)
+        if INDEX_64:
+            tile = tile.to(tl.int64)   # the fix: widen before anything is multiplied
+        pid_m = tile // words
+        pid_p = tile % words
     else:
         pid_p = tl.program_id(0)
         pid_m = tl.program_id(1)
-    if INDEX_64:
-        pid_m = pid_m.to(tl.int64)   # the fix: widen before any multiply
-        pid_p = pid_p.to(tl.int64)
-    half = N // 2
+        if INDEX_64:
+            pid_m = pid_m.to(tl.int64)
+            pid_p = pid_p.to(tl.int64)
     rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < M
     x_row = rows * N                 # P1: wraps past 2**31 in int32
@@ -77,8 +83,9 @@ def silu_mul_fp8_packed(
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, packed [M, ceil(N/1024)] int32, strides (1, round_up(M,4))).
 
     index: "int64" (the fix, default) or "int32" (the bug as shipped).
-    rows_axis: 0 (row blocks on grid axis 0, no practical limit; default) or 1 (upstream: row blocks
-    on axis 1, which CUDA caps at 65,535 -> fails to launch from M = 524,281 with BLOCK_M = 8).
+    rows_axis: 0 (the fix, default: a 1-D grid of row-block x word tiles on axis 0, limit 2**31 - 1)
+    or 1 (upstream: grid (words, row blocks), and CUDA caps axis 1 at 65,535 -> the launch fails
+    from M = 524,281 with BLOCK_M = 8).
     """
     m, n = validate.check_input(x)
     validate.check_out(out, x)
@@ -96,9 +103,9 @@ def silu_mul_fp8_packed(
     if not unsafe_skip_launch_checks:
         validate.check_launch("packed", m, n, index, rows_axis, block_m)
     blocks = triton.cdiv(m, block_m)
-    grid = (blocks, p) if rows_axis == 0 else (p, blocks)
+    grid = (blocks * p,) if rows_axis == 0 else (p, blocks)
     silu_mul_fp8_packed_kernel[grid](
-        x, q, scales, m, n, g, scales.stride(1),
+        x, q, scales, m, n, n // 2, g, scales.stride(1), p,
         BLOCK_M=block_m, ROWS_ON_AXIS0=rows_axis == 0, INDEX_64=index == "int64",
         num_warps=num_warps, num_stages=2)
     return q, scales
