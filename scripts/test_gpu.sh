@@ -9,7 +9,9 @@ PY=${PY:-python3}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'test-gpu needs a CUDA GPU')"
 start=$(date +%s)
-$PY -m pytest tests -q -p no:cacheprovider -rs
-$PY -m pytest notebooks solutions -q -p no:cacheprovider --nbval --nbval-current-env \
+# bounded: each stage is killed after TEST_GPU_TIMEOUT seconds (default 20 min)
+T=${TEST_GPU_TIMEOUT:-1200}
+timeout "$T" $PY -m pytest tests -q -p no:cacheprovider -rs
+timeout "$T" $PY -m pytest notebooks solutions -q -p no:cacheprovider --nbval --nbval-current-env \
     --nbval-cell-timeout=300 --nbval-sanitize-with nbval_sanitize.cfg
 echo "test-gpu: $(( $(date +%s) - start )) s on $($PY -c 'import torch; print(torch.cuda.get_device_name(0))')"
