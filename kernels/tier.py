@@ -7,10 +7,18 @@ interpreter. ``KERNELS_RAW_INTERPRETER=1`` skips the rounding correction (lesson
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 
 if "TRITON_INTERPRET" not in os.environ and not torch.cuda.is_available():
+    if "triton" in sys.modules:
+        # triton.language's own @jit helpers (tl.max, tl.zeros, ...) were already built for a GPU;
+        # every kernel would then fail with "Cannot call @triton.jit'd outside of the scope".
+        raise ImportError(
+            "No GPU here, so kernels runs Triton's CPU interpreter, which must be switched on before "
+            "triton is imported. Import kernels before triton (restart the kernel/interpreter), or "
+            "start Python with TRITON_INTERPRET=1 in the environment.")
     os.environ["TRITON_INTERPRET"] = "1"
 
 INTERPRETED: bool = os.environ.get("TRITON_INTERPRET", "0") == "1"
