@@ -89,12 +89,15 @@ def test_analysis_matches_brute_force(kernel, m, n, block_m, index):
         fits = want <= INT32_MAX or index == "int64"
         assert e["fits"] == fits
         assert e["as_computed"] == (as_int32(want) if index == "int32" else want)
-    # the grid: row blocks on the requested axis, CUDA limits 2**31-1 (x) and 65,535 (y)
+    # the grid: the course's 1-D grid of (row block, column block) tiles (limit 2**31-1), or
+    # upstream's packed grid (words, row blocks) whose axis 1 is capped at 65,535
     g = n // 256
     cols = g if kernel == "colmajor" else cdiv(g, 4)
-    size = [cdiv(m, block_m), cols] if rows_axis == 0 else [cols, cdiv(m, block_m)]
+    size = [cdiv(m, block_m) * cols] if rows_axis == 0 else [cols, cdiv(m, block_m)]
     assert a.grid["size"] == size
-    assert a.grid["ok"] == (size[0] <= 2**31 - 1 and size[1] <= 65_535)
+    limits = [2**31 - 1, 65_535][:len(size)]
+    assert a.grid["limits"] == limits
+    assert a.grid["ok"] == all(s <= lim for s, lim in zip(size, limits))
     assert a.safe == (all(e["fits"] for e in a.exprs) and a.grid["ok"])
 
 
@@ -202,9 +205,14 @@ def test_packed_grid_y_limit_is_n_independent(n):
     # aligned to vLLM's 128: 524,160 launches, 524,288 does not
     assert analyze("packed", 524_160, n, "int64", 1).grid["ok"]
     assert not analyze("packed", 524_288, n, "int64", 1).grid["ok"]
-    # the fixed grid (rows on axis 0) has no such limit, and int64 leaves no i32 expression
+    # the fixed 1-D grid of cdiv(M, 8) * words tiles is limited only by 2**31 - 1 tiles, and int64
+    # leaves no i32 expression
     fixed = analyze("packed", 524_416, n, "int64", 0)
-    assert fixed.safe and fixed.grid["first_bad_M"] == (2**31 - 1) * 8 + 1   # axis-0 limit
+    words = cdiv(n // 256, 4)
+    assert fixed.safe and fixed.grid["size"] == [cdiv(524_416, 8) * words]
+    first = fixed.grid["first_bad_M"]
+    assert cdiv(first - 1, 8) * words <= 2**31 - 1 < cdiv(first, 8) * words
+    assert first > 10**9   # over a thousand times the largest workspace the issue mentions
 
 
 def test_wrap_example_from_the_pr_shape():
@@ -252,8 +260,9 @@ def cli():
     cmds = {
         "text": ["overflow", "--M", "524416", "--N", "4096"],
         "json": ["overflow", "--M", "524416", "--N", "4096", "--json"],
-        "repro": ["repro"],
     }
+    if not HAS_CUDA:   # with a GPU this would be a real full-size launch: test_kernels_gpu does that
+        cmds["repro"] = ["repro"]
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     procs = {k: subprocess.Popen([sys.executable, "-m", "kernels", *v], stdout=subprocess.PIPE,
@@ -284,6 +293,7 @@ def test_cli_overflow_json(cli):
     c1 = next(e for e in col["exprs"] if e["name"] == "C1")
     assert (c1["max"], c1["as_computed"], c1["fits"]) == (2_147_975_168, -2_146_992_128, False)
     assert pk["grid"]["size"] == [4, 65_552] and pk["grid"]["first_bad_M"] == 524_281
+    assert col["grid"]["size"] == [65_552 * 16] and col["grid"]["ok"] is True
     assert col["safe"] is False and pk["safe"] is False
 
 
@@ -292,5 +302,6 @@ def test_cli_repro_without_gpu(cli):
         pytest.skip("this machine has a CUDA GPU: the no-GPU verdict does not apply")
     rc, out, err = cli["repro"]
     assert "NO-GPU" in out, out + err
+    assert "colmajor index=int32, M=524,416 N=4,096" in out
     assert rc == 6
 

@@ -283,18 +283,20 @@ class _Spy:
 
 @pytest.mark.usefixtures("no_launch")
 @pytest.mark.parametrize("index", ["int32", "int64"])
-@pytest.mark.parametrize("kind,kw,expect", [
-    ("colmajor", {"block_m": 16, "groups_per_program": 2}, {"rows_axis": 0, "block_m": 16,
-                                                            "groups_per_program": 2}),
-    ("colmajor", {"groups_per_program": 4}, {"rows_axis": 0, "block_m": 8, "groups_per_program": 1}),
-    ("packed", {"rows_axis": 1, "block_m": 4}, {"rows_axis": 1, "block_m": 4}),
-    ("packed", {}, {"rows_axis": 0, "block_m": 8}),
+@pytest.mark.parametrize("kind,n,kw,expect", [
+    # groups_per_program reaches the checks as gcd(groups, requested): the grid really launched
+    ("colmajor", 1024, {"block_m": 16, "groups_per_program": 2},
+     {"rows_axis": 0, "block_m": 16, "groups_per_program": 2}),
+    ("colmajor", 1280, {"groups_per_program": 4}, {"rows_axis": 0, "block_m": 8, "groups_per_program": 1}),
+    ("colmajor", 3072, {}, {"rows_axis": 0, "block_m": 8, "groups_per_program": 4}),  # default 8
+    ("packed", 1024, {"rows_axis": 1, "block_m": 4}, {"rows_axis": 1, "block_m": 4}),
+    ("packed", 1024, {}, {"rows_axis": 0, "block_m": 8}),
 ])
-def test_wrappers_run_the_launch_checks_with_their_arguments(monkeypatch, kind, kw, expect, index):
+def test_wrappers_run_the_launch_checks_with_their_arguments(monkeypatch, kind, n, kw, expect, index):
     spy = _Spy(raise_it=False)
     monkeypatch.setattr(validate, "check_launch", spy)
     fn = kernels.silu_mul_fp8_colmajor if kind == "colmajor" else kernels.silu_mul_fp8_packed
-    x = x_ok(24, 1280 if kind == "colmajor" and kw.get("groups_per_program") == 4 else 1024)
+    x = x_ok(24, n)
     with pytest.raises(LaunchAttempted):
         fn(x, index=index, **kw)
     assert len(spy.calls) == 1, spy.calls
@@ -328,7 +330,7 @@ def test_packed_wrapper_raises_grid_limit_for_real():
     x = torch.zeros(65_536, 256, dtype=torch.bfloat16, device=DEVICE)
     with pytest.raises(GridLimitError, match=r"axis 1 = 65,536 exceeds CUDA's limit of 65,535"):
         kernels.silu_mul_fp8_packed(x, rows_axis=1, block_m=1)
-    with pytest.raises(LaunchAttempted, match=r"grid \(65536, 1\)"):     # the fixed grid is fine
+    with pytest.raises(LaunchAttempted, match=r"grid \(65536,\)"):       # the fixed 1-D grid is fine
         kernels.silu_mul_fp8_packed(x, rows_axis=0, block_m=1)
     with pytest.raises(LaunchAttempted, match=r"grid \(1, 65535\)"):     # the last legal M
         kernels.silu_mul_fp8_packed(x[:65_535], rows_axis=1, block_m=1)

@@ -1,0 +1,116 @@
+"""GPU tier: the kernels at moderate sizes, agreement with the CPU tier, and the full-size bug.
+
+Every test here is marked ``gpu`` and is skipped, with the reason, on a machine without CUDA
+(see conftest.py). The full-size launches (M = 524,416) also carry ``slow``; each runs in a child
+process through kernels.repro, because an illegal memory access poisons the process that hits it.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import kernels
+from kernels import reference as R
+from kernels import repro
+from kernels.compare import compare
+from conftest import cpu_tier_env, make_x, run_python
+
+pytestmark = pytest.mark.gpu
+
+M_BIG, N_BIG = 524_416, 4096
+
+
+@pytest.mark.parametrize("n", [4096, 7168])
+@pytest.mark.parametrize("kind,kw", [
+    ("colmajor", {"use_ue8m0": False}), ("colmajor", {"use_ue8m0": True}),
+    ("packed", {"rows_axis": 0}), ("packed", {"rows_axis": 1}),
+], ids=["colmajor", "colmajor-ue8m0", "packed-rows0", "packed-rows1"])
+def test_gpu_matches_reference(kind, kw, n):
+    x = make_x(4096, n, torch.bfloat16, seed=n, scale=3.0, device="cuda")
+    if kind == "colmajor":
+        got = kernels.silu_mul_fp8_colmajor(x, **kw)
+        want = kernels.silu_mul_fp8_colmajor_ref(x, kw["use_ue8m0"])
+        y = R.colmajor_y(x)
+    else:
+        got = kernels.silu_mul_fp8_packed(x, **kw)
+        want = kernels.silu_mul_fp8_packed_ref(x)
+        y = R.packed_y(x)
+    torch.cuda.synchronize()
+    rep = compare(*got, *want, tier="gpu", y_ref=y)
+    print(rep)
+    assert rep, str(rep)
+    assert got[1].stride() == (1, 4096)
+
+
+@pytest.mark.parametrize("index", ["int32", "int64"])
+def test_gpu_int32_and_int64_agree_below_the_threshold(index):
+    x = make_x(2048, 4096, torch.float16, seed=1, scale=2.0, device="cuda")
+    got = kernels.silu_mul_fp8_colmajor(x, index=index)
+    rep = compare(*got, *kernels.silu_mul_fp8_colmajor_ref(x), tier="gpu", y_ref=R.colmajor_y(x))
+    assert rep, str(rep)
+
+
+CPU_CHILD = r"""
+import sys, torch, kernels
+from kernels import tier
+assert tier.INTERPRETED and tier.CORRECTED, tier.describe()
+x = torch.load(sys.argv[1])
+res = {
+    "colmajor": kernels.silu_mul_fp8_colmajor(x),
+    "colmajor_ue8m0": kernels.silu_mul_fp8_colmajor(x, use_ue8m0=True),
+    "packed": kernels.silu_mul_fp8_packed(x),
+}
+torch.save(res, sys.argv[2])
+print("cpu tier done:", tier.describe())
+"""
+
+
+def test_cpu_tier_agrees_with_gpu(tmp_path):
+    x = make_x(256, 2048, torch.bfloat16, seed=2026, scale=4.0, device="cpu")
+    inp, out = tmp_path / "x.pt", tmp_path / "cpu.pt"
+    torch.save(x, inp)
+    p = run_python(CPU_CHILD, env=cpu_tier_env(), args=[str(inp), str(out)], timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    cpu = torch.load(out)
+    xg = x.cuda()
+    gpu = {
+        "colmajor": kernels.silu_mul_fp8_colmajor(xg),
+        "colmajor_ue8m0": kernels.silu_mul_fp8_colmajor(xg, use_ue8m0=True),
+        "packed": kernels.silu_mul_fp8_packed(xg),
+    }
+    torch.cuda.synchronize()
+    failures = []
+    ys = {"colmajor": R.colmajor_y(x), "colmajor_ue8m0": R.colmajor_y(x), "packed": R.packed_y(x)}
+    for name, (q, s) in gpu.items():
+        q_cpu, s_cpu = cpu[name]
+        rep = compare(q, s, q_cpu, s_cpu, tier="gpu", y_ref=ys[name])
+        identical = torch.equal(q.cpu().view(torch.uint8), q_cpu.view(torch.uint8))
+        print(f"{name}: GPU vs CPU tier: {rep} (codes identical: {identical})")
+        if not rep:
+            failures.append(f"{name}: {rep}")
+    assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# the bug at full size (child processes; ~6 GB of GPU memory each)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kernel,index,rows_axis,verdict", [
+    ("colmajor", "int32", 0, "illegal-memory-access"),
+    ("colmajor", "int64", 0, "ok"),
+    ("packed", "int64", 1, "launch-error"),
+    ("packed", "int64", 0, "ok"),
+], ids=["colmajor-int32", "colmajor-int64", "packed-int64-upstream-grid", "packed-int64-fixed-grid"])
+def test_full_size_launch(kernel, index, rows_axis, verdict):
+    res = repro.run(kernel, M_BIG, N_BIG, index, rows_axis=rows_axis, timeout=600)
+    print(repro.one_line(res))
+    assert res["verdict"] == verdict, json.dumps(res)
+    assert res["exit"] == repro.EXIT[verdict]
+    if verdict == "ok":
+        assert res["q"] == [M_BIG, N_BIG // 2]
+        cols = N_BIG // 256 if kernel == "colmajor" else N_BIG // 1024
+        assert res["scales"] == [M_BIG, cols] and res["scale_strides"] == [1, M_BIG]
+
