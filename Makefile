@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NBVAL   := --nbval --nbval-current-env --nbval-cell-timeout=300 --nbval-sanitize-with nbval_sanitize.cfg
 
-.PHONY: setup lab test test-fast test-gpu exercises clean
+.PHONY: setup lab test test-fast test-gpu exercises progress clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,13 @@ test-gpu:
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -p no:cacheprovider -q
+
+# regenerate exercises/ from solutions/ (refuses to overwrite edited learner notebooks)
+exercises: $(STAMP)
+	$(BIN)/python -m course generate
+
+progress: $(STAMP)
+	$(BIN)/python -m course progress
 
 clean:
 	rm -rf $(VENV)

@@ -18,13 +18,14 @@ import math
 import traceback
 
 import torch
-import triton
-import triton.language as tl
 
-from kernels import offsets as koff
+from kernels import tier  # first: it chooses the tier before Triton defines anything
+from kernels import offsets as koff  # noqa: I001
 from kernels import reference as ref
-from kernels import tier
 from kernels.compare import ulp_diff_f32
+
+import triton  # noqa: E402
+import triton.language as tl  # noqa: E402
 
 from . import exercises
 
@@ -56,6 +57,9 @@ class Result:
 
     def __repr__(self) -> str:
         return f"Result({self.exercise!r}, ok={self.ok})"
+
+    def _ipython_display_(self) -> None:
+        """Show nothing as a cell's value: the check has printed its verdict already."""
 
 
 class Fail(Exception):
@@ -192,8 +196,8 @@ def _compare_y(got: torch.Tensor, x: torch.Tensor, what: str) -> None:
     m = got.shape[0]
     tail = ""
     if bad_nan.any():
-        tail = (" Some elements were never written (still the NaN the check filled y with): does every "
-                "program store its whole block, and does the grid cover all rows?")
+        tail = (" Some elements are NaN, i.e. never written (y starts out NaN): does every program "
+                "store its whole block, and does the grid cover all cdiv(M, BLOCK_M) row blocks?")
     raise Fail(f"{what}: {ndiff:,} of {got.numel():,} elements differ in rows {_ranges(rows)} (of M={m}); "
                f"worst at row {r}, column {c}: expected {want[r, c].item():g}, got {got[r, c].item():g}."
                + tail)
@@ -542,8 +546,11 @@ _OFFSET_CASES = ((524_416, 4096, 8), (524_288, 4096, 8), (37, 512, 8), (130, 256
                  (4_610_048, 4096, 8), (262_145, 16_384, 32))
 
 
+_C1 = next(e for e in koff.EXPRS["colmajor"] if e.name == "C1")   # input block base row0 * N
+
+
 def _c1(m: int, n: int, b: int) -> int:
-    return koff.EXPRS["colmajor"][1].value(m, n, b)
+    return _C1.value(m, n, b)
 
 
 def check_largest_offset(largest_offset) -> Result:
@@ -599,7 +606,7 @@ def check_first_failing_m(first_failing_m) -> Result:
     return _run("first_failing_m", body, first_failing_m)
 
 
-_PIDS = (0, 1, 2, 65_535, 65_542, 65_543, 65_551, 131_071, 262_143, 1_048_575)
+_PIDS = (0, 1, 2, 65_535, 65_536, 65_543, 65_551, 131_071, 262_143, 1_048_575)
 
 
 def check_fix_offsets(kernel) -> Result:
@@ -630,7 +637,7 @@ def check_fix_offsets(kernel) -> Result:
                 raise Fail(f"{head}: nothing was stored for it (still the check's -7). Store all n "
                            "values: mask with the lane index < n")
             raise Fail(head)
-        return "passed: exact int64 offsets for pids up to 1,048,575, past the int32 wrap at 65,543"
+        return "passed: exact int64 offsets for pids up to 1,048,575 (int32 wraps from pid 65,536 at stride 4096)"
     return _run("fix_offsets", body, kernel)
 
 

@@ -50,9 +50,9 @@ class Exercise:
 
 
 EXERCISES: tuple[Exercise, ...] = (
-    Exercise("silu_mul_kernel", "01_silu_mul", "1.1", "01-02",
+    Exercise("silu_mul_kernel", "01_silu_mul", "1.1", "01, 02",
              "Write a Triton kernel for y = silu(gate) * up on the colmajor precision path (rounded to T twice)."),
-    Exercise("silu_mul_launch", "01_silu_mul", "1.2", "01-02",
+    Exercise("silu_mul_launch", "01_silu_mul", "1.2", "01, 02",
              "Launch it: a grid that covers every row and column block exactly once, for any M."),
     Exercise("group_scale", "02_group_quant", "2.1", "03",
              "Per-(row, group) absmax floored at eps, times 1/448: the fp32 dequant scale."),
@@ -66,15 +66,15 @@ EXERCISES: tuple[Exercise, ...] = (
              "Round a scale up to a power of two, 2**ceil(log2(s)), exactly as the kernels do."),
     Exercise("pack_exponents", "04_ue8m0_packing", "4.2", "05",
              "Pack four UE8M0 exponent bytes (bias 127, clamped) into one int32, group 4p+j in byte j."),
-    Exercise("largest_offset", "05_offsets_and_fix", "5.1", "06-07",
+    Exercise("largest_offset", "05_offsets_and_fix", "5.1", "06",
              "Largest input block offset row0 * N the colmajor kernel computes for a shape (pure Python)."),
-    Exercise("first_failing_m", "05_offsets_and_fix", "5.2", "06-07",
+    Exercise("first_failing_m", "05_offsets_and_fix", "5.2", "06",
              "First M (a multiple of `multiple`) at which that offset no longer fits in int32."),
-    Exercise("fix_offsets", "05_offsets_and_fix", "5.3", "07-08",
+    Exercise("fix_offsets", "05_offsets_and_fix", "5.3", "07",
              "Fix a kernel whose pid * BLOCK_M * stride wraps in int32: exact int64 offsets for every pid."),
-    Exercise("packed_grid", "06_grid_and_precheck", "6.1", "09",
+    Exercise("packed_grid", "06_grid_and_precheck", "6.1", "08",
              "Lift the packed kernel's grid limit: rows on axis 0, every row covered exactly once."),
-    Exercise("precheck", "06_grid_and_precheck", "6.2", "09",
+    Exercise("precheck", "06_grid_and_precheck", "6.2", "08",
              "A host-side precheck that refuses, with a clear exception, a launch that would overflow."),
 )
 BY_ID = {e.id: e for e in EXERCISES}
@@ -283,7 +283,7 @@ def build_readme() -> str:
     ]
     for e in EXERCISES:
         tiers = HINTS[e.id]
-        body = "<br>".join(f"{i}. {html.escape(t)}" for i, t in enumerate(tiers, 1))
+        body = "<br>".join(f"{i}. {html.escape(t, quote=False)}" for i, t in enumerate(tiers, 1))
         hints = f"<details><summary>{len(tiers)} hints</summary>{body}</details>"
         lines.append(f"| {e.number} | `{e.id}` | [{e.notebook}]({e.notebook}.ipynb) | {e.lesson} | "
                      f"{e.goal.replace('|', '&#124;')} | `{e.check}` | {hints.replace('|', '&#124;')} |")

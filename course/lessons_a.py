@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import inspect
 import platform
-import sys
 
-import matplotlib.pyplot as plt
-import numpy as np
-import torch
-import triton
-import triton.language as tl
+from kernels import tier  # first: it sets TRITON_INTERPRET before triton.language is imported
 
-from kernels import tier
-from kernels.reference import FP8, FP8_MAX, GROUP, round_up
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import triton  # noqa: E402
+import triton.language as tl  # noqa: E402
+
+from kernels.reference import FP8, FP8_MAX, GROUP, round_up  # noqa: E402
 
 MARK = {True: "✅", False: "❌"}
 
@@ -45,14 +45,22 @@ def randn(m: int, n: int, seed: int = 0, scale: float = 1.0, dtype=torch.bfloat1
     return x.to(dtype).to(tier.DEVICE)
 
 
-def show_source(obj, start: str | None = None, stop: str | None = None) -> None:
-    """Print obj's source with line numbers, from the first line containing `start` up to (not
-    including) the first later line containing `stop`. Works for @triton.jit kernels too."""
+def show_source(obj, start: str | None = None, stop: str | None = None, numbers: bool = True) -> None:
+    """Print obj's source (with its file's line numbers unless numbers=False), from the first line
+    containing `start` up to (not including) the first later line containing `stop`. Works for
+    @triton.jit kernels too."""
     lines, first = inspect.getsourcelines(getattr(obj, "fn", obj))
-    i = 0 if start is None else next(k for k, ln in enumerate(lines) if start in ln)
-    j = len(lines) if stop is None else next(k for k, ln in enumerate(lines) if k > i and stop in ln)
+
+    def find(marker, after):
+        for k in range(after, len(lines)):
+            if marker in lines[k]:
+                return k
+        raise ValueError(f"{marker!r} no longer appears in the source of {obj!r}: update the lesson")
+
+    i = 0 if start is None else find(start, 0)
+    j = len(lines) if stop is None else find(stop, i + 1)
     for k in range(i, j):
-        print(f"{first + k:4d} {lines[k]}", end="")
+        print(f"{first + k:4d} {lines[k]}" if numbers else lines[k], end="")
 
 
 def explorer(draw, controls: dict, note: str = "") -> None:
@@ -137,12 +145,22 @@ def canary_add(n: int = 1000) -> tuple[int, int]:
 FP8_TIE = 1.0625   # exactly halfway between the e4m3 values 1.0 and 1.125: round to even gives 1.0
 
 
-def canary_fp8_tie(value: float = FP8_TIE) -> tuple[float, float]:
-    """(what a Triton kernel's fp32 -> fp8 e4m3 cast gives, what torch gives) for one value."""
+def canary_fp8_tie(value: float = FP8_TIE) -> tuple[float | None, float]:
+    """(what a Triton kernel's fp32 -> fp8 e4m3 cast gives, what torch gives) for one value.
+
+    The kernel's result is None (and the reason is printed) if it cannot run, e.g. on a GPU older
+    than sm_89, where Triton refuses the fp8 e4m3 type.
+    """
     x = torch.tensor([value], dtype=torch.float32, device=tier.DEVICE)
     out = torch.empty(1, dtype=FP8, device=tier.DEVICE)
-    canary_fp8_kernel[(1,)](x, out, 1, BLOCK=2)
-    return out.float().item(), x.cpu().to(FP8).float().item()
+    want = x.cpu().to(FP8).float().item()
+    try:
+        canary_fp8_kernel[(1,)](x, out, 1, BLOCK=2)
+    except Exception as e:  # noqa: BLE001 -- reported, the doctor goes on
+        first = next((ln for ln in str(e).splitlines() if ln.strip()), "")
+        print(f"the fp8 canary kernel did not run: {type(e).__name__}: {first[:200]}")
+        return None, want
+    return out.float().item(), want
 
 
 def gpu_info() -> dict | None:
@@ -229,9 +247,18 @@ def show_recorded(name: str) -> dict | None:
     print(recorded.banner(rec))
     print(f"command: {rec['command']}")
     records = rec["records"]
-    if isinstance(records, dict) and "canary_add_ok" in records:   # a doctor_report()
-        print_table(verdict_rows(records))
-        print("verdict:", tier_verdict(records))
+    if name == "doctor" and "capability" in records:
+        need = sum(demo_bytes().values()) / 2**30
+        free = records.get("free_gib")
+        rows = [("GPU", MARK[True], f"{records.get('name', rec['device'])} ({records['capability']})"),
+                ("FP8 e4m3 in hardware (sm_89+)", MARK[bool(records.get("fp8_e4m3"))],
+                 records["capability"])]
+        if free is not None:
+            rows.append(("free memory for the full-size demo", MARK[free >= need],
+                         f"{free:.1f} GiB free, {need:.2f} GiB needed"))
+        rows += [(k, "", v) for k, v in records.items()
+                 if k not in ("name", "capability", "fp8_e4m3", "free_gib")]
+        print_table(rows)
     elif isinstance(records, dict):
         print_table([(k, "", v) for k, v in records.items()], header=("key", "", "value"))
     else:
@@ -432,8 +459,12 @@ def quant_errors(y: torch.Tensor) -> dict[str, dict]:
 def plot_quant_error(outlier: float = 1000.0, m: int = 64, n: int = 1024, seed: int = 0):
     y = outlier_activation(m, n, outlier, seed)
     errs = quant_errors(y)
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 1.3]})
-    im = a0.imshow(y.abs().log10().numpy(), aspect="auto", cmap="magma", interpolation="nearest")
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1, 1.3]})
+    im = a0.imshow(y.abs().log10().numpy(), aspect="auto", cmap="magma")
+    a0.plot(OUTLIER_COLS, [-1.5] * len(OUTLIER_COLS), "v", color="tab:cyan", ms=8, clip_on=False,
+            label="outlier channels")
+    a0.set_ylim(m - 0.5, -0.5)
+    a0.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     a0.set_title(f"log10 |y| (outlier x{outlier:g})")
     a0.set_xlabel("column")
     a0.set_ylabel("row (token)")
@@ -444,7 +475,7 @@ def plot_quant_error(outlier: float = 1000.0, m: int = 64, n: int = 1024, seed: 
     a1.set_xlabel("row (token)")
     a1.set_ylabel("|deq - y| / |y| of the row\n(ordinary columns)")
     a1.set_title("fp8 e4m3 quantization error per row")
-    a1.legend(fontsize=8, loc="upper right")
+    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     fig.tight_layout()
     return fig
 
@@ -494,7 +525,3 @@ def plot_scale_layouts(m: int = 6, g: int = 3):
     fig.tight_layout()
     return fig
 
-
-def versions() -> str:
-    return (f"python {platform.python_version()}, torch {torch.__version__}, triton {triton.__version__}, "
-            f"numpy {np.__version__} ({sys.platform})")

@@ -286,15 +286,28 @@ def probe_table(pids, block_m: int, stride: int) -> str:
 
 
 def ttir_of_colmajor(index: str) -> str:
-    """GPU only: compile the colmajor kernel for `index` and return its TTIR text."""
-    from kernels.colmajor import silu_mul_fp8_colmajor_kernel
+    """GPU only: compile the colmajor kernel for `index` and return its TTIR text.
+
+    Runtime arguments are matched by name against the kernel's signature, so this keeps working
+    when the kernel gains or loses an argument.
+    """
+    import inspect
+    from kernels.colmajor import silu_mul_fp8_colmajor_kernel as k
     from kernels.reference import FP8, mn_major
-    x = torch.randn(128, 256, device="cuda", dtype=torch.bfloat16)
-    q = torch.empty(128, 128, device="cuda", dtype=FP8)
-    s = mn_major(128, 1, torch.float32, "cuda")
-    compiled = silu_mul_fp8_colmajor_kernel[(16, 1)](
-        x, q, s, 128, 256, s.stride(1), 1e-10, BLOCK_M=8, GROUPS=1, USE_UE8M0=False,
-        INDEX_64=index == "int64")
+    m, n = 128, 256
+    x = torch.randn(m, n, device="cuda", dtype=torch.bfloat16)
+    q = torch.empty(m, n // 2, device="cuda", dtype=FP8)
+    s = mn_major(m, n // 256, torch.float32, "cuda")
+    known = {"x_ptr": x, "q_ptr": q, "s_ptr": s, "M": m, "N": n, "half": n // 2,
+             "s_stride": s.stride(1), "eps": 1e-10, "col_blocks": n // 256, "BLOCK_M": 8, "GROUPS": 1,
+             "USE_UE8M0": False, "INDEX_64": index == "int64"}
+    names = list(inspect.signature(k.fn).parameters)
+    missing = [p for p in names if p not in known]
+    if missing:
+        raise RuntimeError(f"ttir_of_colmajor does not know the kernel arguments {missing}")
+    # a 1-D grid of tiles when the kernel takes col_blocks, else (row blocks, column blocks)
+    grid = (m // 8 * (n // 256),) if "col_blocks" in names else (m // 8, n // 256)
+    compiled = k[grid](**{p: known[p] for p in names})
     torch.cuda.synchronize()
     return compiled.asm["ttir"]
 
@@ -420,3 +433,50 @@ def kernel_lines(jit_fn, start: str, stop: str) -> str:
     i = next(k for k, ln in enumerate(lines) if start in ln)
     j = next(k for k, ln in enumerate(lines) if k > i and stop in ln)
     return "".join(f"{first + k:>4}  {lines[k]}" for k in range(i, j + 1)).rstrip()
+
+
+def parse_sweep(rows: list[dict]) -> list[dict]:
+    """Records named like 'sweep-colmajor-bm8-g2-w4' / 'sweep-packed-bm8-w4' -> with kernel/bm/g/w fields.
+
+    Explicit fields (kernel, block_m, groups_per_program, num_warps) win over the name when present.
+    """
+    import re
+    out = []
+    for r in rows:
+        m = re.match(r"sweep-(\w+?)-bm(\d+)(?:-g(\d+))?-w(\d+)$", r["name"])
+        if not m and not {"block_m", "num_warps"} <= set(r):
+            continue
+        kern = r.get("kernel", m.group(1) if m else "?")
+        bm = int(r.get("block_m", m.group(2) if m else 0))
+        g = int(r.get("groups_per_program", (m.group(3) if m and m.group(3) else 1)))
+        w = int(r.get("num_warps", m.group(4) if m else 0))
+        out.append({**r, "kernel": kern, "bm": bm, "g": g, "w": w})
+    return out
+
+
+def plot_sweep(rows: list[dict], kernel: str, copy_tbps: float | None = None):
+    """Heat map of TB/s: one row per (BLOCK_M, groups per program), one column per num_warps."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    rows = [r for r in parse_sweep(rows) if r["kernel"] == kernel and r.get("tbps") is not None]
+    ys = sorted({(r["bm"], r["g"]) for r in rows})
+    xs = sorted({r["w"] for r in rows})
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for r in rows:
+        grid[ys.index((r["bm"], r["g"])), xs.index(r["w"])] = r["tbps"]
+    fig, ax = plt.subplots(figsize=(1.3 * len(xs) + 2.5, 0.35 * len(ys) + 1.4))
+    im = ax.imshow(grid, cmap="viridis", aspect="auto")
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if not np.isnan(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if grid[i, j] < np.nanmax(grid) * 0.8 else "black")
+    ax.set_xticks(range(len(xs)), [f"{w} warps" for w in xs], fontsize=8)
+    ax.set_yticks(range(len(ys)), [f"BLOCK_M {b}, {g} group{'s' if g > 1 else ''}" for b, g in ys], fontsize=8)
+    fig.colorbar(im, ax=ax, label="TB/s")
+    ttl = f"{kernel}: block-size sweep"
+    if copy_tbps:
+        ttl += f" (copy of the same bytes: {copy_tbps:.2f} TB/s)"
+    ax.set_title(ttl, fontsize=9)
+    fig.tight_layout()
+    return fig
