@@ -94,8 +94,8 @@ def ttir_lines() -> dict:
     for idx in ("int32", "int64"):
         q = torch.empty(64, 256, device="cuda", dtype=R.FP8)
         s = R.mn_major(64, 2, torch.float32, "cuda")
-        h = kernels.colmajor.silu_mul_fp8_colmajor_kernel[(8, 2)](
-            x, q, s, 64, 512, 256, 64, 1e-10, BLOCK_M=8, GROUPS=1, USE_UE8M0=False,
+        h = kernels.colmajor.silu_mul_fp8_colmajor_kernel[(16,)](
+            x, q, s, 64, 512, 256, 64, 1e-10, 2, BLOCK_M=8, GROUPS=1, USE_UE8M0=False,
             INDEX_64=idx == "int64")
         ttir = h.asm["ttir"]
         out[idx] = [ln.strip() for ln in ttir.splitlines()
