@@ -181,10 +181,16 @@ def _compare_y(got: torch.Tensor, x: torch.Tensor, what: str) -> None:
     bad_nan = ~torch.isfinite(got.float())
     steps = _t_step_diff(got, want)
     steps[bad_nan] = 1 << 20
-    limit, rate = (0, 0.0) if TIER == "cpu" else (1, 1e-3)
-    nbad = int((steps > limit).sum())
-    ndiff = int((steps > 0).sum())
-    if nbad == 0 and ndiff <= rate * steps.numel():
+    # CPU tier: identical. GPU: tl.exp is approximate, so accept exactly the values the reference
+    # gives with exp at either end of the GPU's error bound (kernels.reference.gpu_envelope).
+    slacks = (0,) if TIER == "cpu" else (-1, 0, 1)
+    ok = torch.zeros_like(bad_nan)
+    for sl in slacks:
+        ok |= got.view(torch.int16) == ref.colmajor_y(x.cpu(), sl).to(x.dtype).view(torch.int16)
+    steps[ok] = 0
+    limit = 0
+    nbad = ndiff = int((steps > limit).sum())
+    if nbad == 0:
         return
     for why, alt in _silu_mul_alternatives(x.cpu()).items():
         if torch.equal(alt.view(torch.int16), got.view(torch.int16)):
@@ -262,6 +268,13 @@ def _group_inputs(seed: int) -> torch.Tensor:
     return y
 
 
+def _same_division(got: torch.Tensor, want: torch.Tensor) -> bool:
+    """Equal, allowing on the GPU the 2 ulp of its fp32 division (div.full) in `want`'s quotient."""
+    if TIER == "cpu":
+        return torch.equal(got, want)
+    return bool((ulp_diff_f32(got, want) <= 2).all())
+
+
 def check_group_scale(group_scale) -> Result:
     """group_scale(y [BLOCK_M, 128] fp32, eps) -> scale [BLOCK_M] fp32 (a @triton.jit function)."""
     def body(fn):
@@ -282,10 +295,10 @@ def check_group_scale(group_scale) -> Result:
                 raise Fail(f"{head}. Row 5 is all zeros: without the eps floor its scale is 0, and then "
                            f"y / scale = 0 / 0 = NaN for the whole group. Floor the absmax: "
                            f"max(absmax, eps) -- expected {want[5].item():.6g} = eps/448 there")
-            if torch.equal(s, (amax / 448.0).clamp_min(eps)):
+            if _same_division(s, (amax / 448.0).clamp_min(eps)):
                 raise Fail(f"{head}. You floored the *scale* at eps (the packed kernel's rule); the "
                            "colmajor kernel floors the *absmax*: max(absmax, eps) * (1/448)")
-            if torch.equal(s, amax.clamp_min(eps) / 448.0):
+            if _same_division(s, amax.clamp_min(eps) / 448.0):
                 raise Fail(f"{head}. You divided by 448; the kernel multiplies by the fp32 reciprocal "
                            "(1/448), which differs in the last bit for some values (vLLM does this to "
                            "match PyTorch bit for bit)")

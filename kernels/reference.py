@@ -20,6 +20,9 @@ packed (vLLM's Blackwell/UE8M0 path)
     4. q as above; the exponent byte clamp(e + 127, 0, 255) of group 4p+j goes to byte j of word p
     scales: int32 [M, ceil(G/4)], strides (1, round_up(M, 4)); unused bytes are 0
 
+On a GPU, tl.exp and fp32 division are approximate; gpu_envelope() gives every result those
+last-bit differences can produce, and kernels.compare accepts a GPU result only inside it.
+
 Inputs must be finite (the kernel wrappers check it by default): NaN/Inf have no defined meaning in
 either upstream kernel. fp16 inputs whose product overflows fp16 give inf in step 2 exactly as the
 upstream kernel would; avoid them.
@@ -48,28 +51,46 @@ def mn_major(rows: int, cols: int, dtype: torch.dtype, device) -> torch.Tensor:
     return buf.t()[:rows]
 
 
-def silu_fp32(g: torch.Tensor) -> torch.Tensor:
-    """silu(g) = g / (1 + exp(-g)) in fp32 (not g * sigmoid(g): that rounds differently)."""
-    return g / (1.0 + torch.exp(-g))
+# Slack of the GPU's approximate fp32 math, used only to build the GPU envelope (gpu_envelope):
+# tl.exp is ex2.approx(x * log2 e) -- a few ulp, growing with |x| through the rounded argument --
+# and fp32 "/" is div.full (within 2 ulp).
+def _exp_slack(g: torch.Tensor) -> torch.Tensor:
+    return (4.0 + g.abs()) * 2.0**-23
 
 
-def _quantize(y: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+DIV_SLACK = 2.0**-22
+
+
+def silu_fp32(g: torch.Tensor, exp_slack: int = 0) -> torch.Tensor:
+    """silu(g) = g / (1 + exp(-g)) in fp32 (not g * sigmoid(g): that rounds differently).
+
+    exp_slack in {-1, 0, 1} moves exp by the GPU's error bound (gpu_envelope only)."""
+    e = torch.exp(-g)
+    if exp_slack:
+        e = e * (1.0 + exp_slack * _exp_slack(g))
+    return g / (1.0 + e)
+
+
+def _quantize(y: torch.Tensor, scale: torch.Tensor, div_slack: int = 0) -> torch.Tensor:
     """y [M, G, 128] fp32, scale [M, G] fp32 -> fp8 codes [M, G, 128]."""
-    return (y / scale[..., None]).clamp(-FP8_MAX, FP8_MAX).to(FP8)
+    v = y / scale[..., None]
+    if div_slack:
+        v = v * (1.0 + div_slack * DIV_SLACK)
+    return v.clamp(-FP8_MAX, FP8_MAX).to(FP8)
 
 
-def colmajor_y(x: torch.Tensor) -> torch.Tensor:
+def colmajor_y(x: torch.Tensor, exp_slack: int = 0) -> torch.Tensor:
     """Step 1-2 of the colmajor path: y [M, N/2] in fp32, holding T-representable values."""
     h = x.shape[1] // 2
     t = x.dtype
-    s = silu_fp32(x[:, :h].float()).to(t)
+    s = silu_fp32(x[:, :h].float(), exp_slack).to(t)
     return (s.float() * x[:, h:].float()).to(t).float()
 
 
-def packed_y(x: torch.Tensor) -> torch.Tensor:
+def packed_y(x: torch.Tensor, exp_slack: int = 0) -> torch.Tensor:
     """Step 1 of the packed path: y [M, N/2] in fp32, holding bf16-representable values."""
     h = x.shape[1] // 2
-    return (silu_fp32(x[:, :h].float()) * x[:, h:].float()).to(torch.bfloat16).float()
+    return (silu_fp32(x[:, :h].float(), exp_slack) * x[:, h:].float()).to(torch.bfloat16).float()
 
 
 def ue8m0(scale: torch.Tensor) -> torch.Tensor:
@@ -77,15 +98,17 @@ def ue8m0(scale: torch.Tensor) -> torch.Tensor:
     return torch.exp2(torch.ceil(torch.log2(scale)))
 
 
-def silu_mul_fp8_colmajor_ref(x: torch.Tensor, use_ue8m0: bool = False, eps: float = 1e-10):
+def silu_mul_fp8_colmajor_ref(x: torch.Tensor, use_ue8m0: bool = False, eps: float = 1e-10,
+                              _slack: tuple[int, int] = (0, 0)):
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, scales [M, N/256] fp32, strides (1, round_up(M,4)))."""
     m, n = x.shape
-    y = colmajor_y(x).view(m, n // 2 // GROUP, GROUP)
+    y = colmajor_y(x, _slack[0]).view(m, n // 2 // GROUP, GROUP)
     amax = y.abs().amax(dim=-1).clamp_min(eps)
     scale = amax * (1.0 / FP8_MAX)
     if use_ue8m0:
         scale = ue8m0(scale)
-    q = _quantize(y, scale).view(m, n // 2)
+    # dividing by a power of two is exact on the GPU too: no division slack for UE8M0 scales
+    q = _quantize(y, scale, 0 if use_ue8m0 else _slack[1]).view(m, n // 2)
     scales = mn_major(m, scale.shape[1], torch.float32, x.device)
     scales.copy_(scale)
     return q, scales
@@ -116,14 +139,32 @@ def decode_ue8m0(packed: torch.Tensor, groups: int) -> torch.Tensor:
     return torch.exp2(unpack_exponents(packed, groups).float() - 127.0)
 
 
-def silu_mul_fp8_packed_ref(x: torch.Tensor):
+def silu_mul_fp8_packed_ref(x: torch.Tensor, _slack: tuple[int, int] = (0, 0)):
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, packed [M, ceil(N/1024)] int32, strides (1, round_up(M,4)))."""
     m, n = x.shape
     g = n // 2 // GROUP
-    y = packed_y(x).view(m, g, GROUP)
-    scale_raw = (y.abs().amax(dim=-1) / FP8_MAX).clamp_min(PACKED_EPS)
-    e = torch.ceil(torch.log2(scale_raw))
-    q = _quantize(y, torch.exp2(e)).view(m, n // 2)
+    y = packed_y(x, _slack[0]).view(m, g, GROUP)
+    scale_raw = y.abs().amax(dim=-1) / FP8_MAX
+    if _slack[1]:
+        scale_raw = scale_raw * (1.0 + _slack[1] * DIV_SLACK)
+    e = torch.ceil(torch.log2(scale_raw.clamp_min(PACKED_EPS)))
+    q = _quantize(y, torch.exp2(e)).view(m, n // 2)  # power-of-two scale: exact everywhere
     packed = mn_major(m, (g + 3) // 4, torch.int32, x.device)
     packed.copy_(pack_exponents((e + 127).clamp(0, 255)))
     return q, packed
+
+
+def gpu_envelope(x: torch.Tensor, kernel: str, use_ue8m0: bool = False, eps: float = 1e-10):
+    """Every result the GPU kernel may legitimately give: the reference evaluated with exp and the
+    divisions moved to each end of the GPU's error bounds (3 x 3 variants, list of (q, scales)).
+
+    A GPU code or scale outside the envelope cannot be blamed on approximate math: it is a bug.
+    """
+    variants = []
+    for s_exp in (-1, 0, 1):
+        for s_div in (-1, 0, 1):
+            if kernel == "colmajor":
+                variants.append(silu_mul_fp8_colmajor_ref(x, use_ue8m0, eps, _slack=(s_exp, s_div)))
+            else:
+                variants.append(silu_mul_fp8_packed_ref(x, _slack=(s_exp, s_div)))
+    return variants

@@ -1,8 +1,9 @@
 """The equality rules themselves can fail: a checker that always says ✅ proves nothing."""
+import pytest
 import torch
 
 from kernels import reference as R
-from kernels.compare import compare, fp8_ordinal
+from kernels.compare import check, compare, fp8_ordinal
 
 
 def _case(seed=0, m=8, n=512):
@@ -37,33 +38,57 @@ def test_cpu_rule_checks_the_scale_layout():
     assert not rep and "MN-major" in rep.message, rep.message
 
 
-def test_gpu_rule_rejects_an_unexplained_one_step_difference():
+def _quotient(q, s, y):
+    m = q.shape[0]
+    return (y.view(m, -1, 128) / s.reshape(m, -1, 1)).view(m, -1)
+
+
+def test_gpu_rule_rejects_a_difference_outside_the_envelope():
     x, q, s, y = _case()
-    # find a code whose quotient is far from any rounding boundary, then move it one step
-    v = (y.view(8, -1, 128) / s.reshape(8, -1, 1)).view(8, -1)
-    frac = (v - q.float()).abs()
-    idx = int(frac.view(-1).argmin())  # quotient sits exactly on a code: nowhere near a midpoint
-    rep = compare(_bump(q, idx), s, q, s, tier="gpu", y_ref=y)
-    assert not rep and "not explained" in rep.message, rep.message
+    env = R.gpu_envelope(x, "colmajor")
+    # the code whose quotient sits exactly on a code value is nowhere near a rounding boundary
+    idx = int((_quotient(q, s, y) - q.float()).abs().view(-1).argmin())
+    rep = compare(_bump(q, idx), s, q, s, tier="gpu", envelope=env)
+    assert not rep and "outside the GPU envelope" in rep.message, rep.message
 
 
-def test_gpu_rule_accepts_a_difference_at_a_rounding_midpoint():
+def test_gpu_rule_accepts_a_code_the_envelope_produces():
+    x, q, s, y = _case(seed=3, m=64, n=1024)
+    env = R.gpu_envelope(x, "colmajor")
+    moved = [(qv.view(torch.uint8) != q.view(torch.uint8)) for qv, _ in env]
+    k = next(i for i, mv in enumerate(moved) if mv.any())  # a variant that moves some code
+    assert compare(env[k][0], s, q, s, tier="gpu", envelope=env)
+    # ...but only where that variant moved it: the same step elsewhere is rejected
+    idx = int((~moved[k]).view(-1).nonzero()[0])
+    assert not compare(_bump(env[k][0], idx), s, q, s, tier="gpu", envelope=env)
+
+
+def test_gpu_rule_rejects_two_steps_moved_scales_and_a_missing_envelope():
     x, q, s, y = _case()
-    v = (y.view(8, -1, 128) / s.reshape(8, -1, 1)).view(8, -1)
-    # construct a reference quotient exactly at the midpoint between code k and k+1
-    idx = int((v.abs() > 1).view(-1).nonzero()[0])
-    lo = q.view(-1)[idx].float()
-    hi = _bump(q, idx, 1 if v.view(-1)[idx] > 0 else -1).view(-1)[idx].float()
-    y2 = y.clone().view(-1)
-    r, c = divmod(idx, q.shape[1])
-    y2[idx] = (lo + hi) / 2 * s[r, c // 128]
-    assert compare(_bump(q, idx, 1 if v.view(-1)[idx] > 0 else -1), s, q, s, tier="gpu",
-                   y_ref=y2.view(y.shape))
-
-
-def test_gpu_rule_rejects_two_steps_and_moved_scales():
-    x, q, s, y = _case()
-    assert not compare(_bump(q, 5, 2), s, q, s, tier="gpu", y_ref=y)
+    env = R.gpu_envelope(x, "colmajor")
+    assert not compare(_bump(q, 5, 2), s, q, s, tier="gpu", envelope=env)
     s2 = s.clone()
     s2[0, 0] *= 2
-    assert not compare(q, s2, q, s, tier="gpu", y_ref=y)
+    assert not compare(q, s2, q, s, tier="gpu", envelope=env)
+    with pytest.raises(ValueError, match="envelope"):
+        compare(q, s, q, s, tier="gpu")
+
+
+def test_gpu_rule_judges_packed_words_per_exponent_byte():
+    g = torch.Generator().manual_seed(7)
+    x = (torch.randn(8, 768, generator=g) * 3).to(torch.bfloat16)  # 3 groups: byte 3 unused
+    q, p = R.silu_mul_fp8_packed_ref(x)
+    env = R.gpu_envelope(x, "packed")
+    assert compare(q, p, q, p, tier="gpu", envelope=env)
+    dirty = p.clone()
+    dirty[2, 0] |= 1 << 24                                  # a stray bit in the unused lane
+    rep = compare(q, dirty, q, p, tier="gpu", envelope=env)
+    assert not rep and "unused lanes" in rep.message, rep.message
+
+
+def test_check_uses_the_rule_of_the_tier():
+    x, q, s, y = _case()
+    assert check("colmajor", x, q, s)
+    assert not check("colmajor", x, q, s, use_ue8m0=True)
+    with pytest.raises(ValueError):
+        check("rowmajor", x, q, s)

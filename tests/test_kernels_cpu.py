@@ -36,11 +36,14 @@ def run_kernel(kind: str, x: torch.Tensor, **kw):
         ue8m0 = kw.pop("use_ue8m0", False)
         eps = kw.get("eps", 1e-10)
         got = kernels.silu_mul_fp8_colmajor(x, use_ue8m0=ue8m0, **kw)
-        want = (*kernels.silu_mul_fp8_colmajor_ref(x.cpu(), ue8m0, eps), R.colmajor_y(x.cpu()))
+        want = kernels.silu_mul_fp8_colmajor_ref(x.cpu(), ue8m0, eps)
     else:
         got = kernels.silu_mul_fp8_packed(x, **kw)
-        want = (*kernels.silu_mul_fp8_packed_ref(x.cpu()), R.packed_y(x.cpu()))
-    return got, want
+        want = kernels.silu_mul_fp8_packed_ref(x.cpu())
+    # on a GPU, a result is accepted inside the envelope of its approximate exp/division
+    env = None if TIER == "cpu" else R.gpu_envelope(x.cpu(), kind, ue8m0 if kind == COLMAJOR else False,
+                                                    kw.get("eps", 1e-10))
+    return got, (*want, env)
 
 
 def scale_storage(s: torch.Tensor) -> torch.Tensor:
@@ -51,12 +54,12 @@ def scale_storage(s: torch.Tensor) -> torch.Tensor:
 
 def assert_matches(got, want):
     q, s = got
-    q_ref, s_ref, y_ref = want  # y_ref: the GPU rule explains each differing code with it
+    q_ref, s_ref, env = want
     m = q_ref.shape[0]
     # layout first: MN-major with the column stride padded to a multiple of 4 (TMA alignment)
     assert s.stride() == (1, R.round_up(m, 4)), f"scales strides {s.stride()}, want (1, {R.round_up(m, 4)})"
     assert q.is_contiguous() and q.dtype == torch.float8_e4m3fn
-    rep = compare(q, s, q_ref, s_ref, tier=TIER, y_ref=y_ref)
+    rep = compare(q, s, q_ref, s_ref, tier=TIER, envelope=env)
     assert rep, str(rep)
     # rows M .. round_up(M,4)-1 of the scale buffer are padding: masked stores must leave them 0
     pad = scale_storage(s)[:, m:]

@@ -32,13 +32,12 @@ def test_gpu_matches_reference(kind, kw, n):
     if kind == "colmajor":
         got = kernels.silu_mul_fp8_colmajor(x, **kw)
         want = kernels.silu_mul_fp8_colmajor_ref(x, kw["use_ue8m0"])
-        y = R.colmajor_y(x)
     else:
         got = kernels.silu_mul_fp8_packed(x, **kw)
         want = kernels.silu_mul_fp8_packed_ref(x)
-        y = R.packed_y(x)
     torch.cuda.synchronize()
-    rep = compare(*got, *want, tier="gpu", y_ref=y)
+    env = R.gpu_envelope(x, kind, kw.get("use_ue8m0", False))
+    rep = compare(*got, *want, tier="gpu", envelope=env)
     print(rep)
     assert rep, str(rep)
     assert got[1].stride() == (1, 4096)
@@ -48,7 +47,8 @@ def test_gpu_matches_reference(kind, kw, n):
 def test_gpu_int32_and_int64_agree_below_the_threshold(index):
     x = make_x(2048, 4096, torch.float16, seed=1, scale=2.0, device="cuda")
     got = kernels.silu_mul_fp8_colmajor(x, index=index)
-    rep = compare(*got, *kernels.silu_mul_fp8_colmajor_ref(x), tier="gpu", y_ref=R.colmajor_y(x))
+    rep = compare(*got, *kernels.silu_mul_fp8_colmajor_ref(x), tier="gpu",
+                  envelope=R.gpu_envelope(x, "colmajor"))
     assert rep, str(rep)
 
 
@@ -82,10 +82,12 @@ def test_cpu_tier_agrees_with_gpu(tmp_path):
     }
     torch.cuda.synchronize()
     failures = []
-    ys = {"colmajor": R.colmajor_y(x), "colmajor_ue8m0": R.colmajor_y(x), "packed": R.packed_y(x)}
+    envs = {"colmajor": R.gpu_envelope(x, "colmajor"),
+            "colmajor_ue8m0": R.gpu_envelope(x, "colmajor", True),
+            "packed": R.gpu_envelope(x, "packed")}
     for name, (q, s) in gpu.items():
         q_cpu, s_cpu = cpu[name]
-        rep = compare(q, s, q_cpu, s_cpu, tier="gpu", y_ref=ys[name])
+        rep = compare(q, s, q_cpu, s_cpu, tier="gpu", envelope=envs[name])
         identical = torch.equal(q.cpu().view(torch.uint8), q_cpu.view(torch.uint8))
         print(f"{name}: GPU vs CPU tier: {rep} (codes identical: {identical})")
         if not rep:
