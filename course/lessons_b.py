@@ -224,13 +224,35 @@ def offset_report(kernel: str, M: int, N: int, block_m: int = 8) -> str:
         lines.append(f"fits, with {INT32_MAX - e['max']:,} to spare ✅")
     else:
         lines.append(f"does NOT fit: computed in int32 it wraps to {e['as_computed']:,} ❌")
-        lines.append(f"first program that wraps: row block {pid:,} (rows {pid * block_m:,}...); "
+        lines.append(f"first row block that wraps: {pid:,} (rows {pid * block_m:,}...); "
                      f"first failing M for this N: {e['first_bad_M']:,}")
+        lines.append(program_ids_line(kernel, N, pid))
     return "\n".join(lines)
 
 
+def tiles_per_row_block(kernel: str, N: int) -> int:
+    """Programs per row block in the course's default 1-D tile grid (column blocks / packed words)."""
+    import inspect
+    g = N // 2 // GROUP
+    if kernel == "colmajor":
+        gpp = inspect.signature(kernels.silu_mul_fp8_colmajor).parameters["groups_per_program"].default
+        return g // math.gcd(g, gpp)
+    return -(-g // 4)
+
+
+def program_ids_line(kernel: str, N: int, row_block: int) -> str:
+    """Where row block `row_block` sits in the course's 1-D tile grid and in upstream's 2-D grid."""
+    per = tiles_per_row_block(kernel, N)
+    what = "column block(s)" if kernel == "colmajor" else "packed word(s)"
+    up = (f"a 2-D grid (row blocks, groups) like upstream's runs it as programs "
+          f"({row_block:,}, 0..{N // 2 // GROUP - 1})" if kernel == "colmajor" else
+          f"a 2-D grid (words, row blocks) like upstream's runs it at program_id(1) = {row_block:,}")
+    return (f"program ids: in the course's 1-D tile grid ({per} {what} per row block) that row block is "
+            f"programs {row_block * per:,}..{row_block * per + per - 1:,}; {up}")
+
+
 def plot_offsets(kernel: str, M: int, N: int, block_m: int = 8):
-    """Input block offset per program id, exact and as int32, against the int32 limit."""
+    """Input block offset per row block, exact and as int32, against the int32 limit."""
     import matplotlib.pyplot as plt
     import numpy as np
     blocks = -(-M // block_m)
@@ -245,10 +267,10 @@ def plot_offsets(kernel: str, M: int, N: int, block_m: int = 8):
     first = first_wrapping_program(kernel, M, N, block_m)
     if first is not None:
         ax.axvline(first, color="red", ls=":", lw=1)
-        ax.text(first, ax.get_ylim()[0] * 0.9, f" program {first:,}", color="red", fontsize=8)
-    ax.set_xlabel("program id (row block)")
+        ax.text(first, ax.get_ylim()[0] * 0.9, f" row block {first:,}", color="red", fontsize=8)
+    ax.set_xlabel("row block pid_m (the course's 1-D grid runs several programs per row block)")
     ax.set_ylabel("element offset (billions)")
-    ax.set_title(f"{kernel}: input offset per program, M = {M:,}, N = {N:,}, BLOCK_M = {block_m}")
+    ax.set_title(f"{kernel}: input offset per row block, M = {M:,}, N = {N:,}, BLOCK_M = {block_m}")
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig

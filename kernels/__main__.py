@@ -19,6 +19,8 @@ def main(argv=None) -> int:
     o.add_argument("--rows-axis", type=int, choices=(0, 1), default=1,
                    help="packed kernel's grid: 1 = upstream (default), 0 = the course's fix")
     o.add_argument("--block-m", type=int, default=8)
+    o.add_argument("--groups-per-program", type=int, default=8,
+                   help="colmajor only: groups per tile of the course's 1-D grid (grid size only)")
     o.add_argument("--json", action="store_true")
 
     r = sub.add_parser("repro", help="one full-size GPU launch in a child process, one-line verdict")
@@ -44,8 +46,8 @@ def main(argv=None) -> int:
     if a.cmd == "overflow":
         from .offsets import analyze
         names = ("colmajor", "packed") if a.kernel == "both" else (a.kernel,)
-        res = [analyze(k, a.M, a.N, a.index, a.rows_axis if k == "packed" else 0, a.block_m)
-               for k in names]
+        res = [analyze(k, a.M, a.N, a.index, a.rows_axis if k == "packed" else 0, a.block_m,
+                       a.groups_per_program if k == "colmajor" else 1) for k in names]
         if a.json:
             print(json.dumps([json.loads(x.to_json()) for x in res], indent=2))
         else:

@@ -1,7 +1,7 @@
 """Offset analysis: which index expression of which kernel leaves int32, and at which M.
 
 Each kernel's index arithmetic is listed below as named expressions (the names follow the course's
-fact sheet: C = colmajor, P = packed). With ``index="int32"`` (the bug as shipped) the expressions
+upstream analysis: C = colmajor, P = packed). With ``index="int32"`` (the bug as shipped) the expressions
 marked ``i32`` are computed in 32-bit and wrap; with ``index="int64"`` (the fix: the program id is
 widened *before* the multiply) every expression is 64-bit. Pointer arithmetic itself is 64-bit: a
 pointer only goes wrong through a wrapped offset added to it.
@@ -109,7 +109,7 @@ def _first_m(fails: Callable[[int], bool], multiple: int = 1, hi: int = 2**44) -
 def first_bad_m(kernel: str, name: str, n: int, block_m: int = 8, multiple: int = 1) -> int | None:
     """First M (among multiples of `multiple`) at which expression `name` leaves int32.
 
-    multiple=8 gives the fact sheet's figure for the upstream colmajor kernel, which only accepts
+    multiple=8 gives the figure for the upstream colmajor kernel, which only accepts
     M % 8 == 0 (524,296 for N = 4096); multiple=128 the first M a vLLM workspace can have.
     """
     e = next(e for e in EXPRS[kernel] if e.name == name)

@@ -8,8 +8,8 @@ int64 tensor, never dereferencing them:
                        widening the wrong number changes nothing;
 * ``"cast-before"`` -- ``pid.to(int64) * BLOCK * stride``: the fix; exact.
 
-Program ids are read from a tensor so the CPU tier can probe pid 65,543 without running 65,543
-programs.
+Program ids are read from a tensor so the CPU tier can probe row block 65,536 (the first whose
+block base wraps for N = 4,096) without running 65,536 programs.
 """
 from __future__ import annotations
 

@@ -293,7 +293,8 @@ def test_cli_overflow_json(cli):
     c1 = next(e for e in col["exprs"] if e["name"] == "C1")
     assert (c1["max"], c1["as_computed"], c1["fits"]) == (2_147_975_168, -2_146_992_128, False)
     assert pk["grid"]["size"] == [4, 65_552] and pk["grid"]["first_bad_M"] == 524_281
-    assert col["grid"]["size"] == [65_552 * 16] and col["grid"]["ok"] is True
+    # the course launch: 65,552 row blocks x (16 groups / 8 per tile) column blocks, one 1-D axis
+    assert col["grid"]["size"] == [65_552 * 2] and col["grid"]["ok"] is True
     assert col["safe"] is False and pk["safe"] is False
 
 
