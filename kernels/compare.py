@@ -19,6 +19,9 @@ import dataclasses
 
 import torch
 
+from . import reference as R
+from . import tier as _tier  # the module; `tier` below is compare()'s rule argument
+
 
 def fp8_ordinal(q: torch.Tensor) -> torch.Tensor:
     """fp8 e4m3fn codes -> integers in value order, so neighbours differ by exactly 1 (+0 == -0)."""
@@ -103,11 +106,10 @@ def compare(q: torch.Tensor, scales: torch.Tensor, q_ref: torch.Tensor, scales_r
         raise ValueError("tier must be 'cpu' or 'gpu'")
     if envelope is None:
         raise ValueError("tier='gpu' needs envelope=kernels.reference.gpu_envelope(x, kernel, ...)")
-    from .reference import pack_exponents, unpack_exponents
     g = q.shape[1] // 128
     # packed words: judge each group's exponent byte (groups may come from different variants)
-    per_group = (lambda w: unpack_exponents(w, g)) if s.dtype == torch.int32 else (lambda w: w)
-    if s.dtype == torch.int32 and not torch.equal(pack_exponents(per_group(s)), s.contiguous()):
+    per_group = (lambda w: R.unpack_exponents(w, g)) if s.dtype == torch.int32 else (lambda w: w)
+    if s.dtype == torch.int32 and not torch.equal(R.pack_exponents(per_group(s)), s.contiguous()):
         return Report(False, f"{summary}; packed words hold bits outside their {g} exponent bytes "
                              "(unused lanes must be 0)", **stats)
     sg, sg_ref = per_group(s), per_group(s_ref)
@@ -137,8 +139,6 @@ def check(kernel: str, x: torch.Tensor, q: torch.Tensor, scales: torch.Tensor, *
     kernel: "colmajor" or "packed". CPU tier: identical. GPU tier: inside kernels.reference's
     gpu_envelope. The one call notebooks and exercises use.
     """
-    from . import reference as R
-    from . import tier as T
     xc = x.detach().cpu()
     if kernel == "colmajor":
         ref = R.silu_mul_fp8_colmajor_ref(xc, use_ue8m0, eps)
@@ -146,6 +146,6 @@ def check(kernel: str, x: torch.Tensor, q: torch.Tensor, scales: torch.Tensor, *
         ref = R.silu_mul_fp8_packed_ref(xc)
     else:
         raise ValueError(f"kernel must be 'colmajor' or 'packed', got {kernel!r}")
-    if T.INTERPRETED:
+    if _tier.INTERPRETED:
         return compare(q, scales, *ref, tier="cpu")
     return compare(q, scales, *ref, tier="gpu", envelope=R.gpu_envelope(xc, kernel, use_ue8m0, eps))
