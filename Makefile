@@ -18,8 +18,9 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# containers often run as root, which JupyterLab refuses without --allow-root
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_environment_doctor.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_environment_doctor.ipynb
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks solutions $(NBVAL) -p no:cacheprovider -q
