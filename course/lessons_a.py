@@ -376,13 +376,7 @@ def compare_bf16(y: torch.Tensor, reference) -> tuple[bool, str]:
 
 
 # -------------------------------------------------------------------------- lesson 03: fp8 e4m3
-def e4m3_value(code: int) -> float:
-    """Decode one e4m3fn byte by the rules of the format (not via torch)."""
-    s, e, f = code >> 7, (code >> 3) & 0xF, code & 0x7
-    if e == 0xF and f == 0x7:
-        return float("nan")
-    mag = (f / 8) * 2.0**-6 if e == 0 else (1 + f / 8) * 2.0**(e - 7)
-    return -mag if s else mag
+from kernels.reference import e4m3_value  # noqa: E402,F401  (lesson 03 shows its source)
 
 
 def plot_e4m3_grid():

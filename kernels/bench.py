@@ -19,10 +19,16 @@ SHAPES_QUICK = [(524_416, 8_192)]
 INT_COST_SHAPE = (200_000, 8_192)  # int32 still safe here: C1 max = 199,992 * 8,192 < 2**31
 
 
-def nbytes(kernel: str, m: int, n: int) -> int:
+def bytes_moved(kernel: str, m: int, n: int) -> dict[str, int]:
+    """Bytes one launch must read and write at least once: the floor any implementation pays."""
     g = n // 256
     scale_cols = g if kernel == "colmajor" else -(-g // 4)
-    return m * n * 2 + m * (n // 2) + m * scale_cols * 4
+    parts = {"read": m * n * 2, "write_q": m * (n // 2), "write_scales": m * scale_cols * 4}
+    return parts | {"total": sum(parts.values())}
+
+
+def nbytes(kernel: str, m: int, n: int) -> int:
+    return bytes_moved(kernel, m, n)["total"]
 
 
 def _bench(fn) -> float:

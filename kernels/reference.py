@@ -37,6 +37,15 @@ FP8_MAX = 448.0
 PACKED_EPS = 1e-10  # a literal in the upstream packed kernel, not an argument
 
 
+def e4m3_value(code: int) -> float:
+    """Decode one e4m3fn byte by the rules of the format (not via torch)."""
+    s, e, f = code >> 7, (code >> 3) & 0xF, code & 0x7
+    if e == 0xF and f == 0x7:
+        return float("nan")
+    mag = (f / 8) * 2.0**-6 if e == 0 else (1 + f / 8) * 2.0**(e - 7)
+    return -mag if s else mag
+
+
 def round_up(v: int, m: int) -> int:
     return (v + m - 1) // m * m
 

@@ -17,6 +17,7 @@ import torch
 
 import kernels  # noqa: F401  (sets TRITON_INTERPRET before the kernel below is decorated)
 from kernels import tier
+from kernels.reference import e4m3_value
 import triton
 import triton.language as tl
 from conftest import cpu_tier_env, run_python
@@ -46,15 +47,6 @@ def cast(x: torch.Tensor):
     return f8.view(torch.uint8).to(torch.int64), bf.view(torch.int16).to(torch.int64) & 0xFFFF
 
 
-def fp8_value(code: int) -> float:
-    """Decode an e4m3fn code from its bits: bias 7, subnormals at exponent 0, NaN = S.1111.111."""
-    sign = -1.0 if code & 0x80 else 1.0
-    e, m = (code >> 3) & 0xF, code & 7
-    if e == 15 and m == 7:
-        return math.nan
-    return sign * (m / 8 * 2.0 ** -6 if e == 0 else (1 + m / 8) * 2.0 ** (e - 7))
-
-
 def torch_fp8(x: torch.Tensor) -> torch.Tensor:
     """PyTorch's round-to-nearest-even conversion of the value clamped to +-448 (NaN kept)."""
     x = x.float()
@@ -74,11 +66,11 @@ def assert_codes(x, got, want, what):
     if bool(bad.any()):
         i = int(bad.nonzero()[0])
         pytest.fail(f"{what}: {int(bad.sum())} of {x.numel()} wrong; first x = {x[i].item()!r}: "
-                    f"expected code {int(want[i])} ({fp8_value(int(want[i]))}), "
-                    f"got {int(got[i])} ({fp8_value(int(got[i]))})")
+                    f"expected code {int(want[i])} ({e4m3_value(int(want[i]))}), "
+                    f"got {int(got[i])} ({e4m3_value(int(got[i]))})")
 
 
-VALUES = torch.tensor([fp8_value(c) for c in range(256)], dtype=torch.float32)
+VALUES = torch.tensor([e4m3_value(c) for c in range(256)], dtype=torch.float32)
 FINITE_POS = list(range(127))               # codes 0 .. 126 = 0 .. 448
 
 
@@ -161,7 +153,7 @@ def test_carry_cases_from_the_interpreter_notes():
     # the raw interpreter drops the mantissa carry (-31.6 -> -16, -126.3 -> -64)
     x = torch.tensor([-31.6, -126.3, 31.6, 15.8, 0.1, 3.0e-3])
     f8, _ = cast(x)
-    got = [fp8_value(int(c)) for c in f8]
+    got = [e4m3_value(int(c)) for c in f8]
     assert got[:4] == [-32.0, -128.0, 32.0, 16.0]
     assert_codes(x, f8, torch_fp8(x), "carry cases vs torch")
 

@@ -14,6 +14,7 @@ import torch
 
 import kernels
 from kernels import reference as R
+from kernels.reference import e4m3_value
 from kernels.compare import compare
 from conftest import TIER, make_x, on_device, seed_of
 
@@ -66,16 +67,6 @@ def assert_matches(got, want):
     assert int((pad != 0).sum()) == 0, f"kernel wrote into the scale padding rows: {pad}"
     return rep
 
-
-def fp8_value(code: int) -> float:
-    """Decode one float8_e4m3fn code from its bits (bias 7, no infinities, NaN = S.1111.111)."""
-    sign = -1.0 if code & 0x80 else 1.0
-    e, m = (code >> 3) & 0xF, code & 7
-    if e == 15 and m == 7:
-        return math.nan
-    if e == 0:
-        return sign * m / 8 * 2.0 ** -6
-    return sign * (1 + m / 8) * 2.0 ** (e - 7)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +288,7 @@ def _tie_input(dtype, sign_rows=True):
     whose absmax is 448 gets scale exactly 1 on every path (448 * fp32(1/448) == 1, 448/448 == 1,
     2**ceil(log2(1)) == 1), so y / scale = y and each midpoint is an exact fp8 tie.
     """
-    vals = [fp8_value(c) for c in range(127)]                   # codes 0 .. 126 (0 .. 448)
+    vals = [e4m3_value(c) for c in range(127)]                   # codes 0 .. 126 (0 .. 448)
     mids = [(vals[c] + vals[c + 1]) / 2 for c in range(126)]    # the 126 positive ties
     want_mid = [c if c % 2 == 0 else c + 1 for c in range(126)]  # round half to the even code
     targets, codes = [], []
@@ -347,8 +338,8 @@ def test_exact_fp8_ties_round_to_even_and_448_saturates(kind, kw, dtype):
         r, c = bad.nonzero()[0].tolist()
         y = 64 * x[r, 512 + c].item()
         pytest.fail(f"{int(bad.sum())} tie/exact codes wrong; first at row {r}, column {c}: y = {y!r}, "
-                    f"expected code {int(want[r, c])} ({fp8_value(int(want[r, c]))}), "
-                    f"got {int(codes[r, c])} ({fp8_value(int(codes[r, c]))})")
+                    f"expected code {int(want[r, c])} ({e4m3_value(int(want[r, c]))}), "
+                    f"got {int(codes[r, c])} ({e4m3_value(int(codes[r, c]))})")
     # the absmax element of every live group is exactly +-448 (code 126 / 254)
     assert set(codes[:, ::128][live].tolist()) <= {126, 254}
 
@@ -370,6 +361,6 @@ def test_fp8_decoder_agrees_with_torch():
     # guard for the expectations above: the fp8 decoder used here agrees with torch's
     codes = torch.arange(256, dtype=torch.int64).to(torch.uint8)
     torch_vals = codes.view(torch.float8_e4m3fn).float()
-    mine = torch.tensor([fp8_value(c) for c in range(256)], dtype=torch.float32)
+    mine = torch.tensor([e4m3_value(c) for c in range(256)], dtype=torch.float32)
     same = (torch_vals == mine) | (torch_vals.isnan() & mine.isnan())
     assert bool(same.all()), f"decoder differs at codes {(~same).nonzero().flatten().tolist()}"
