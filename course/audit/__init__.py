@@ -1,0 +1,25 @@
+"""int32 index-overflow audit for Triton source files (pure AST: nothing is imported or run).
+
+Entry points: ``course.audit.cli.main(argv) -> int`` (``python -m course lint`` /
+``python -m course.audit``), and ``audit_source`` for a string of code. See docs/audit.md.
+"""
+from __future__ import annotations
+
+from .core import (BoundsError, Finding, Kernel, Launch, analyze_module, build_registry,
+                   helper_names, parse_module)
+
+
+def audit_source(source: str, path: str = "<string>", launch: Launch | None = None,
+                 per_kernel: dict | None = None, include_all: bool = False,
+                 kernels: set | None = None) -> list[Kernel]:
+    """Audit the @triton.jit functions in `source`. `launch` applies to every kernel,
+    `per_kernel` {name: Launch} on top of it."""
+    mod = parse_module(source, path)
+    base = launch or Launch()
+    per = per_kernel or {}
+    return analyze_module(mod, build_registry([mod]),
+                          lambda n: base.merged(per[n]) if n in per else base,
+                          helper_names([mod]), only=kernels, include_all=include_all)
+
+
+__all__ = ["audit_source", "Launch", "Finding", "Kernel", "BoundsError"]
