@@ -439,7 +439,10 @@ class Analyzer:
 
         if name in SINKS or name in ATOMICS:
             pos, keys = SINKS.get(name, ((0,), ("pointer",)))
-            label = f"tl.{name}" if name not in ("gather", "scatter") else f".{name}"
+            on_tl = isinstance(node.func, ast.Name) or (
+                isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in self.frame.mod.tl_aliases)
+            label = f"tl.{name}" if on_tl else f".{name}()"
             for i in pos:
                 if i < len(vals):
                     self.reach(vals[i], label)

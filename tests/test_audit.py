@@ -1,0 +1,178 @@
+"""course.audit on a corpus of small kernels written for the tests (tests/audit_corpus/*.py).
+
+Each corpus file's first line holds its launch (`# audit: --bound ... --grid ...`); a line that
+must produce findings ends with `# expect: VERDICT [VERDICT...]` (the set of verdicts of the
+findings that start on that line, over all variants). Every other line must produce none.
+"""
+import json
+import pathlib
+import shlex
+
+import pytest
+
+from course.audit import Launch, audit_source
+from course.audit.cli import main
+
+CORPUS = sorted((pathlib.Path(__file__).parent / "audit_corpus").glob("*.py"))
+
+
+def expectations(path):
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("# audit: "), f"{path.name}: first line must hold the launch"
+    exp = {}
+    for i, line in enumerate(lines, 1):
+        if "# expect:" in line:
+            exp[i] = set(line.split("# expect:")[1].split())
+    return shlex.split(lines[0][len("# audit: "):]), exp
+
+
+def run_json(argv, capsys):
+    status = main(argv + ["--json"])
+    out = capsys.readouterr().out
+    return status, json.loads(out)
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
+def test_corpus_verdicts(path, capsys):
+    args, expected = expectations(path)
+    status, report = run_json([str(path)] + args, capsys)
+    got = {}
+    for f in report["findings"]:
+        got.setdefault(f["line"], set()).add(f["verdict"])
+    assert got == expected
+    assert status == (1 if any("wraps" in v for v in expected.values()) else 0)
+    assert not report["files"]["skipped"] and not any(k["error"] for k in report["kernels"])
+
+
+def test_corpus_covers_the_constructs():
+    text = "\n".join(p.read_text() for p in CORPUS)
+    for construct in ("make_block_ptr", "atomic_add", "range(pid, n_tiles, nprog)", "tl.range(",
+                      "return row * stride", "tl.cast(", "if WIDE:", "for k in range", "while ",
+                      "row, col =", ":=", "for j in range(4)]", "make_tensor_descriptor",
+                      "from triton import jit", "@tr.jit", "triton.autotune", "<<"):
+        assert construct in text, construct
+
+
+def findings(src, **launch):
+    kernels = audit_source(src, launch=Launch(**launch))
+    return [f for k in kernels for f in k.findings]
+
+
+BUG = """
+import triton
+import triton.language as tl
+
+@triton.jit
+def k(x_ptr, M, N, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    tl.store(x_ptr + pid * BLOCK * N + tl.arange(0, BLOCK), 0.0)
+"""
+
+
+def test_magnitude_decides_the_verdict_and_bisection_finds_the_first_value():
+    grid = ["cdiv(M, BLOCK)"]
+    safe = findings(BUG, bounds={"M": 1000, "N": 4096}, grid=grid, consts={"BLOCK": 8})
+    assert [(f.expr, f.verdict) for f in safe] == [("pid * BLOCK", "safe"), ("pid * BLOCK * N", "safe")]
+    assert safe[1].max == (1000 - 8) * 4096 and safe[1].headroom == 2**31 - 1 - safe[1].max
+    wraps = findings(BUG, bounds={"M": 600_000, "N": 4096}, grid=grid, consts={"BLOCK": 8},
+                     vary=("M", 1))
+    f = wraps[1]
+    assert f.verdict == "wraps" and f.max == (600_000 - 8) * 4096
+    # independent brute force: the largest pid * BLOCK * N over the grid, for every M near the edge
+    first = next(m for m in range(524_000, 530_000) if ((-(-m // 8)) - 1) * 8 * 4096 > 2**31 - 1)
+    assert f.first_wrap == {"name": "M", "value": first}
+    unknown = findings(BUG, consts={"BLOCK": 8})
+    assert {f.verdict for f in unknown} == {"unknown"}
+    assert "no grid given" in unknown[0].reason
+
+
+def test_argument_beyond_int32_is_typed_int64_like_triton_does():
+    fs = findings(BUG, bounds={"M": 8, "N": 2**31}, grid=["1"], consts={"BLOCK": 8})
+    assert [f.expr for f in fs] == ["pid * BLOCK"]     # pid * BLOCK * N is i64: N does not fit i32
+
+
+def test_json_and_text_output_and_exit_codes(tmp_path, capsys):
+    p = tmp_path / "k.py"
+    p.write_text(BUG)
+    argv = [str(p), "--bound", "M=600000", "--bound", "N=4096", "--const", "BLOCK=8",
+            "--grid", "cdiv(M, BLOCK)"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert f"{p}:8:22: WRAPS: int32 product `pid * BLOCK * N`" in out
+    assert "first wraps at M = 524,289" in out and "-> FAIL" in out
+    assert main(argv[:2] + ["M=1000"] + argv[3:]) == 0
+    capsys.readouterr()
+    status, rep = run_json(argv, capsys)
+    assert status == 1 and rep["summary"]["wraps"] == 1
+    assert rep["findings"][1]["cast"] == "none" and rep["findings"][1]["sinks"] == ["pointer arithmetic"]
+    assert main([str(p), "--const", "BLOCK=8"]) == 0          # unknown does not fail ...
+    capsys.readouterr()
+    assert main([str(p), "--const", "BLOCK=8", "--strict"]) == 1   # ... unless --strict
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bound", "M"], "--bound expects NAME=VALUE"),
+    (["--bound", "M=abc+"], "cannot read"),
+    (["--bound", "M=Q*2"], "'Q' is not defined"),
+    (["--bound", "M=__import__('os')"], "not allowed"),
+    (["--grid", "0"], "must be at least 1"),
+    (["--grid", "1,2,3,4"], "1 to 3 axes"),
+    (["--bound", "M=4//0"], "division by zero"),
+    (["--vary", "M:0"], "step must be at least 1"),
+])
+def test_bad_arguments_get_a_clear_error(argv, message, tmp_path, capsys):
+    p = tmp_path / "k.py"
+    p.write_text(BUG)
+    assert main([str(p)] + argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
+def test_missing_path_and_unparsable_files(tmp_path, capsys):
+    assert main([str(tmp_path / "nope.py")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "bad.py").write_text("def f(:\n")
+    (tmp_path / "latin.py").write_bytes(b"x = '\xe9'\n")
+    (tmp_path / "plain.py").write_text("x = 1\n")
+    status, rep = run_json([str(tmp_path)], capsys)
+    assert status == 0 and rep["files"]["analysed"] == 1
+    reasons = {pathlib.Path(s["path"]).name: s["reason"] for s in rep["files"]["skipped"]}
+    assert "syntax" in reasons["bad.py"] and "UTF-8" in reasons["latin.py"]
+
+
+def test_toml_holds_per_kernel_launches(tmp_path, capsys):
+    p = tmp_path / "k.py"
+    p.write_text(BUG + BUG.split("\n", 4)[4].replace("def k(", "def k2("))
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text('[defaults]\nconst = { BLOCK = 8 }\n'
+                   '[kernels.k]\nbounds = { M = 600000, N = 4096 }\ngrid = ["cdiv(M, BLOCK)"]\nvary = "M:128"\n'
+                   '[kernels.k2]\nbounds = { M = 1000, N = "2 * 2048" }\ngrid = "cdiv(M, BLOCK)"\n')
+    status, rep = run_json([str(p), "--config", str(cfg)], capsys)
+    verdicts = {(f["kernel"], f["expr"]): f["verdict"] for f in rep["findings"]}
+    assert verdicts[("k", "pid * BLOCK * N")] == "wraps" and verdicts[("k2", "pid * BLOCK * N")] == "safe"
+    fw = next(f["first_wrap"] for f in rep["findings"] if f["verdict"] == "wraps")
+    assert fw == {"name": "M", "value": 524_416}      # the first multiple of 128 (vLLM's M_sum)
+    cfg.write_text("[kernels.k]\nbogus = 1\n")
+    assert main([str(p), "--config", str(cfg)]) == 2
+    assert "unknown key" in capsys.readouterr().err
+    cfg.write_text("[kernels.k\n")
+    assert main([str(p), "--config", str(cfg)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_constexpr_flags_are_reported_per_branch_or_fixed_by_const(capsys):
+    path = str(CORPUS[[p.name for p in CORPUS].index("c07_constexpr.py")])
+    base = [path, "--bound", "N=1000000", "--grid", "100000", "--const", "BLOCK=64", "--kernel", "flagged"]
+    status, rep = run_json(base, capsys)
+    assert status == 1 and [f["variant"] for f in rep["findings"]] == [{"WIDE": False}]
+    assert main(base + ["--const", "WIDE=True"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--const", "WIDE=False"]) == 1
+
+
+def test_helpers_are_followed_with_their_arguments(capsys):
+    path = str(CORPUS[[p.name for p in CORPUS].index("c05_helpers.py")])
+    status, rep = run_json([path, "--bound", "stride=8192", "--bound", "M=1000", "--grid", "1000"], capsys)
+    assert status == 0 and {f["verdict"] for f in rep["findings"]} == {"safe"}
+    assert {tuple(f["via"]) for f in rep["findings"]} == {("_row_start",), ("_offset",)}
+    assert [k["name"] for k in rep["kernels"]] == ["kernel"]      # helpers are not entry points
