@@ -34,6 +34,8 @@ class Module:
     tl_aliases: set = dataclasses.field(default_factory=set)     # names bound to triton.language
     imported_names: set = dataclasses.field(default_factory=set)
     tuning: dict = dataclasses.field(default_factory=dict)       # fn name -> {param: Iv} (autotune)
+    text_cache: dict = dataclasses.field(default_factory=dict, repr=False)
+    ptr_cache: dict = dataclasses.field(default_factory=dict, repr=False)
 
 
 @dataclasses.dataclass
@@ -457,7 +459,9 @@ def initial_env(mod, fn, bounds: dict, consts: dict, variant: dict, mode: str) -
     params = fn.args.posonlyargs + fn.args.args
     defaults = dict(zip([p.arg for p in params[len(params) - len(fn.args.defaults):]], fn.args.defaults))
     defaults.update({a.arg: d for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None})
-    ptrs = pointer_params(fn)
+    if id(fn) not in mod.ptr_cache:
+        mod.ptr_cache[id(fn)] = pointer_params(fn)
+    ptrs = mod.ptr_cache[id(fn)]
     tuning = mod.tuning.get(fn.name, {})
     for a in params + fn.args.kwonlyargs:
         name = a.arg

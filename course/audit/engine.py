@@ -183,14 +183,15 @@ class Analyzer:
                 getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None))
 
     def text(self, node) -> str:
-        seg = None
-        try:
-            seg = ast.get_source_segment(self.frame.mod.source, node)
-        except Exception:   # noqa: BLE001  -- positions of synthesized nodes
-            seg = None
-        if seg is None:
-            seg = ast.unparse(node)
-        return " ".join(seg.split())
+        mod = self.frame.mod
+        k = self.key(node)
+        if k not in mod.text_cache:
+            try:
+                seg = ast.get_source_segment(mod.source, node)
+            except Exception:   # noqa: BLE001  -- positions of synthesized nodes
+                seg = None
+            mod.text_cache[k] = " ".join((seg if seg is not None else ast.unparse(node)).split())
+        return mod.text_cache[k]
 
     def reach(self, v: V, sink: str) -> None:
         for k in v.sites:
