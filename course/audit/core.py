@@ -328,8 +328,8 @@ class Finding:
                 else f"\n    reaches {self.min:,} < -2**31"
             if self.first_wrap:
                 fw = self.first_wrap
-                head += (f"; first wraps at {fw['name']} = {fw['value']:,}" if fw.get("value") is not None
-                         else f"; {fw.get('note', '')}")
+                head += (f"; {fw['note']}" if fw.get("note") else
+                         f"; first wraps at {fw['name']} = {fw['value']:,}")
         elif self.verdict == "safe":
             ratio = (INT32_MAX + 1) / max(abs(self.min), abs(self.max), 1)
             head += (f"\n    largest {max(abs(self.min), abs(self.max)):,}; headroom {self.headroom:,} "
@@ -497,7 +497,8 @@ def initial_env(mod, fn, bounds: dict, consts: dict, variant: dict, mode: str) -
 
 def run_kernel(mod, fn, registry, bounds, consts, grid, variant, mode="audit") -> Analyzer:
     from .engine import Frame
-    an = Analyzer(registry, grid, mode)
+    params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    an = Analyzer(registry, grid, mode, {k: v for k, v in bounds.items() if k not in params})
     an.frames.append(Frame(mod, fn))
     an.block(fn.body, initial_env(mod, fn, bounds, consts, variant, mode))
     return an
@@ -547,7 +548,8 @@ def first_wrap(mod, fn, registry, launch: Launch, variant, key, mode, cache) -> 
     if hi < lo or not wraps_at(hi):
         return {"name": name, "value": None, "note": f"does not wrap at {name} = {bounds0[name]:,}"}
     if wraps_at(lo):
-        return {"name": name, "value": lo * step, "note": f"wraps at every {name}"}
+        return {"name": name, "value": lo * step,
+                "note": f"wraps already at {name} = {lo * step:,}: it does not depend on {name}"}
     while lo < hi:
         mid = (lo + hi) // 2
         if wraps_at(mid):
@@ -573,6 +575,10 @@ def analyze_module(mod, registry, launch_for, helpers=frozenset(), mode="audit",
             raise
         except RecursionError:
             out.append(Kernel(mod.path, fn.name, fn.lineno, [], [], "too deeply nested to analyse"))
+        except Exception as e:   # noqa: BLE001 -- one odd kernel must not stop a CI run; the
+            # robustness test (tests/test_audit_robust.py) requires that this never happens
+            out.append(Kernel(mod.path, fn.name, fn.lineno, [], [],
+                              f"internal error of the audit: {type(e).__name__}: {e}"))
     return out
 
 

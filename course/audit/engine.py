@@ -164,8 +164,11 @@ class Analyzer:
     MAX_DEPTH = 4
     LOOP_PASSES = 4
 
-    def __init__(self, registry, grid, mode: str = "audit"):
+    def __init__(self, registry, grid, mode: str = "audit", local_bounds: dict | None = None):
         self.registry = registry          # name -> list of (module, FunctionDef)
+        # --bound NAME=VALUE for a local name: the value lies in [0, VALUE] where the analysis
+        # cannot bound it itself (e.g. an index loaded from memory)
+        self.local_bounds = local_bounds or {}
         self.grid = grid                  # tuple of Iv for program ids, or None
         self.mode = mode                  # "audit": pid, runtime args, loads; "pid": program ids only
         self.sites: dict[tuple, Site] = {}
@@ -658,6 +661,9 @@ class Analyzer:
 
     def assign(self, target, v: V, env: dict) -> None:
         if isinstance(target, ast.Name):
+            b = self.local_bounds.get(target.id)
+            if b is not None and not v.iv.bounded and v.kind == "int":
+                v = dataclasses.replace(v, iv=Iv(min(0, b), max(0, b)))
             env[target.id] = v
         elif isinstance(target, (ast.Tuple, ast.List)):
             if v.elts is not None and len(v.elts) == len(target.elts) and \
