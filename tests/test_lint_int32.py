@@ -35,11 +35,12 @@ def texts(report, only_findings=False):
     return [s.text for s in (report.findings if only_findings else report.sites)]
 
 
-def test_buggy_kernel_flags_both_products():
+def test_buggy_kernel_flags_both_products_and_their_sum():
     r = lint(BUGGY)
     assert not r.ok
-    assert texts(r, True) == ["pid * BLOCK", "row0 * N"]
-    assert "❌" in str(r)
+    assert texts(r, True) == ["pid * BLOCK", "row0 * N", "row0 * N + tl.arange(0, BLOCK)"]
+    assert [s.kind for s in r.findings] == ["product", "product", "sum"]
+    assert "❌" in str(r) and "2 int32 program-id product(s) and 1 sum(s)" in str(r)
 
 
 def test_widened_id_is_clean_and_sites_still_listed():
@@ -125,3 +126,34 @@ def test_course_kernels_int32_variant_is_flagged_and_int64_variant_clean():
         assert texts(merged, True) == texts(bug, True)   # the cast sits in a branch: no dominance
         table = compare_table(kern, "INDEX_64")
         assert "INDEX_64=True: ✅" in table and "INDEX_64=False: ❌" in table
+
+
+SUMS = """
+def k(x_ptr, N, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    rows = pid * BLOCK + tl.arange(0, BLOCK)
+    x_row = rows * N
+    k = tl.arange(0, 128)
+    offs = x_row[:, None] + pid * 128 + k[None, :]
+    tl.load(x_ptr + offs)
+    tl.load(x_ptr + x_row[:, None] + pid * 128 + k[None, :])
+"""
+
+
+def test_sums_of_products_are_checked_too():
+    """Issue 9: x_row + gid * 128 + k wraps even where each product fits; the old lint missed it."""
+    r = lint(SUMS)
+    sums = [s for s in r.findings if s.kind == "sum"]
+    # the outermost int32 sum on line 7 (its inner partial sum is not listed again), and the rows
+    # sum that feeds x_row; line 9 adds to the pointer one term at a time: 64-bit, no int32 sum
+    assert [(s.line, s.text) for s in sums] == [
+        (4, "pid * BLOCK + tl.arange(0, BLOCK)"), (7, "x_row[:, None] + pid * 128 + k[None, :]")]
+    assert "int32 sum -> reaches a pointer: FINDING" in str(r)
+    widened = lint(SUMS.replace("tl.program_id(0)", "tl.program_id(0).to(tl.int64)"))
+    assert widened.ok and not [s for s in widened.sites if s.kind == "sum"]
+
+
+def test_course_packed_kernel_sum_is_a_finding_of_the_bug_variant_only():
+    bug = lint(silu_mul_fp8_packed_kernel, {"INDEX_64": False})
+    assert "x_row[:, None] + gid * 128 + k[None, :]" in [s.text for s in bug.findings if s.kind == "sum"]
+    assert lint(silu_mul_fp8_packed_kernel, {"INDEX_64": True}).ok
