@@ -129,4 +129,6 @@ def compare_table(fn, flag: str) -> str:
     rows = [head] + [f"{ln:>5}  {t:<{w}}  " + "  ".join(f"{v.get(c, '-'):<16}" for c in runs)
                      for (ln, t), v in sorted(keys.items())]
     verdicts = "  ".join(f"{c}: {'✅' if r.ok else '❌'}" for c, r in runs.items())
-    return "\n".join(rows + ["", verdicts])
+    legend = (["-: not an int32 site in that variant (the sum has an int64 operand)"]
+              if any(len(v) < len(runs) for v in keys.values()) else [])
+    return "\n".join(rows + legend + ["", verdicts])

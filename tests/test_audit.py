@@ -176,3 +176,30 @@ def test_helpers_are_followed_with_their_arguments(capsys):
     assert status == 0 and {f["verdict"] for f in rep["findings"]} == {"safe"}
     assert {tuple(f["via"]) for f in rep["findings"]} == {("_row_start",), ("_offset",)}
     assert [k["name"] for k in rep["kernels"]] == ["kernel"]      # helpers are not entry points
+
+
+def test_pre_commit_hook_definition_runs_as_pre_commit_would(tmp_path):
+    """pre-commit runs `entry` with the changed files appended; a wrapping kernel fails the hook."""
+    import subprocess
+    import sys
+
+    import yaml
+    root = pathlib.Path(__file__).resolve().parent.parent
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "triton-int32-audit" and hook["types"] == ["python"]
+    assert hook["language"] == "python"
+    entry = hook["entry"].split()
+    assert entry[:2] == ["python", "-m"]
+    good = root / "tests" / "audit_corpus" / "c11_correct.py"
+    bad = tmp_path / "bad.py"
+    bad.write_text(BUG)
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text('[kernels.k]\nbounds = { M = 600000, N = 4096 }\nconst = { BLOCK = 8 }\n'
+                   'grid = ["cdiv(M, BLOCK)"]\n')
+
+    def run(*files):
+        return subprocess.run([sys.executable, *entry[1:], "--config", str(cfg), *map(str, files)],
+                              capture_output=True, text=True, cwd=root, timeout=120)
+    ok, fail = run(good), run(good, bad)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert fail.returncode == 1 and "WRAPS" in fail.stdout

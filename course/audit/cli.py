@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--all", action="store_true",
                    help="also list int64 sites and int32 ones that never reach memory")
-    p.add_argument("--strict", action="store_true", help="exit 1 on unknown findings too")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 on unknown findings and kernels it could not analyse too")
     return p
 
 
@@ -143,16 +144,21 @@ def run(args) -> tuple[dict, int]:
     modules, skipped, analysed = [], [], []
     for path in iter_python_files(args.paths):
         m = load_file(path)
-        (skipped if isinstance(m, Skipped) else modules).append(m)
+        if isinstance(m, Skipped):
+            skipped.append(m)
+            continue
+        analysed.append(m.path)
+        if m.jit:               # a file without @triton.jit functions is done once parsed
+            modules.append(m)
     registry = build_registry(modules)
     helpers = helper_names(modules)
     only = set(args.kernel) if args.kernel else None
     kernels = []
     for m in modules:
         kernels += analyze_module(m, registry, launch_for, helpers, only=only, include_all=args.all)
-        analysed.append(m.path)
     findings = [f for k in kernels for f in k.findings]
     counts = {v: sum(f.verdict == v for f in findings) for v in ("wraps", "safe", "unknown")}
+    counts["not_analysed"] = sum(1 for k in kernels if k.error)
     report = {
         "files": {"analysed": len(analysed), "skipped": [dataclasses.asdict(s) for s in skipped]},
         "kernels": [{"path": k.path, "name": k.name, "line": k.line, "variants": k.variants,
@@ -160,7 +166,7 @@ def run(args) -> tuple[dict, int]:
         "findings": [dataclasses.asdict(f) for f in findings],
         "summary": counts | {"kernels": len(kernels), "seconds": round(time.perf_counter() - t0, 3)},
     }
-    failed = counts["wraps"] > 0 or (args.strict and counts["unknown"] > 0)
+    failed = counts["wraps"] > 0 or (args.strict and (counts["unknown"] > 0 or counts["not_analysed"] > 0))
     return report, (1 if failed else 0), findings, kernels
 
 
@@ -188,6 +194,7 @@ def main(argv=None) -> int:
     c = report["summary"]
     print(f"{report['files']['analysed']} file(s) analysed, {len(report['files']['skipped'])} skipped; "
           f"{c['kernels']} kernel(s); {c['wraps']} wrap, {c['safe']} safe, {c['unknown']} unknown"
+          + (f", {c['not_analysed']} kernel(s) not analysed" if c["not_analysed"] else "")
           + ("" if status == 0 else "  -> FAIL"))
     return status
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import os
+import sys
 import warnings
 
 from . import intervals as I
@@ -563,6 +564,15 @@ def analyze_module(mod, registry, launch_for, helpers=frozenset(), mode="audit",
                    only: set | None = None, include_all=False) -> list[Kernel]:
     """Every entry @triton.jit function of `mod`. launch_for(kernel name) -> Launch."""
     out = []
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 8000))   # long `a * b + c * d + ...` chains nest deeply
+    try:
+        return _analyze_module(mod, registry, launch_for, helpers, mode, only, include_all, out)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _analyze_module(mod, registry, launch_for, helpers, mode, only, include_all, out):
     for fn in mod.jit:
         if only is not None and fn.name not in only:
             continue
