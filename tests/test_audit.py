@@ -203,3 +203,24 @@ def test_pre_commit_hook_definition_runs_as_pre_commit_would(tmp_path):
     ok, fail = run(good), run(good, bad)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert fail.returncode == 1 and "WRAPS" in fail.stdout
+
+
+def test_helpers_in_another_file_and_inductor_style_names(tmp_path, capsys):
+    (tmp_path / "lib.py").write_text(
+        "import triton\n\n\n@triton.jit\ndef row_off(row, stride):\n    return row * stride\n")
+    (tmp_path / "kern.py").write_text(
+        "import triton\nimport triton.language as tl\nimport lib\nfrom lib import row_off\n"
+        "from consts import BLOCK\n\n\n"
+        "@triton.jit\ndef k(in_ptr0, out_ptr1, xnumel):\n"
+        "    pid = tl.program_id(0)\n"
+        "    tl.store(out_ptr1 + row_off(pid, xnumel), tl.load(in_ptr0 + lib.row_off(pid, 7)))\n"
+        "    tl.store(out_ptr1 + pid * BLOCK, 0.0)\n")
+    status, rep = run_json([str(tmp_path), "--bound", "xnumel=1000000", "--grid", "4096"], capsys)
+    got = sorted((pathlib.Path(f["path"]).name, f["line"], f["expr"], f["verdict"], tuple(f["via"]))
+                 for f in rep["findings"])
+    # one site in lib.py, reached by both calls: its values join (7 and 1,000,000 as stride)
+    assert got == [("kern.py", 12, "pid * BLOCK", "unknown", ()),
+                   ("lib.py", 6, "row * stride", "wraps", ("row_off",))]
+    unknown = next(f for f in rep["findings"] if f["verdict"] == "unknown")
+    assert "'BLOCK' is not defined" in unknown["reason"]
+    assert status == 1 and [k["name"] for k in rep["kernels"]] == ["k"]

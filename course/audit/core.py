@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import os
+import re
 import sys
 import warnings
 
@@ -71,6 +72,7 @@ def parse_module(source: str, path: str = "<string>", line_offset: int = 0) -> M
         if isinstance(node, ast.Import):
             for a in node.names:
                 aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                mod.imported_names.add(a.asname or a.name.split(".")[0])
         elif isinstance(node, ast.ImportFrom):
             base = ("." * node.level) + (node.module or "")
             for a in node.names:
@@ -364,7 +366,8 @@ def pointer_params(fn) -> set[str]:
     """Parameters used as pointers: the base of a load/store/atomic/block pointer address, or named
     like one (x_ptr, ptr, xs_ptrs), or whose .dtype.element_ty is read."""
     params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
-    ptrs = {p for p in params if p.lower().endswith(("ptr", "ptrs", "_pointer")) or p.lower() in ("base",)}
+    ptrs = {p for p in params if re.search(r"(^|_)(ptr|ptrs|pointer)\d*($|_)", p.lower()) or
+            p.lower().endswith(("ptr", "ptrs"))}
     assigns = []
 
     def base(e):
@@ -434,16 +437,29 @@ def branch_flags(fn) -> list[str]:
     return [c for c in cexpr if c in used]
 
 
-def helper_names(modules) -> set[str]:
-    """Names of jit functions that some other jit function of the same file calls (helpers)."""
+def helper_names(modules) -> set[tuple]:
+    """(path, name) of jit functions some other jit function calls: helpers, not entry points.
+    Calls by name within a file, by an imported name, or through an imported module."""
+    by_name: dict = {}
+    for mod in modules:
+        for f in mod.jit:
+            by_name.setdefault(f.name, []).append(mod)
     out = set()
     for mod in modules:
-        jit_names = {f.name for f in mod.jit}
+        local = {f.name for f in mod.jit}
         for f in mod.jit:
             for node in ast.walk(f):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                        node.func.id in jit_names and node.func.id != f.name:
-                    out.add((mod.path, node.func.id))
+                if not isinstance(node, ast.Call):
+                    continue
+                fn = node.func
+                if isinstance(fn, ast.Name) and fn.id != f.name:
+                    if fn.id in local:
+                        out.add((mod.path, fn.id))
+                    elif fn.id in mod.imported_names:
+                        out.update((m.path, fn.id) for m in by_name.get(fn.id, []) if m is not mod)
+                elif isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name) and \
+                        fn.value.id in mod.imported_names and fn.value.id not in mod.tl_aliases:
+                    out.update((m.path, fn.attr) for m in by_name.get(fn.attr, []) if m is not mod)
     return out
 
 

@@ -175,6 +175,7 @@ class Analyzer:
         self.absorbed: set[tuple] = set()
         self.frames: list[Frame] = []
         self.via: tuple = ()
+        self.loop_depth = 0
 
     # ---- helpers -----------------------------------------------------------------------------
     @property
@@ -249,7 +250,8 @@ class Analyzer:
             return cv(mod.consts[node.id])
         if node.id in ("True", "False"):
             return cv(node.id == "True")
-        return V(kind="other", iv=I.unknown(f"name {node.id!r} is not defined in the kernel"))
+        # e.g. a constant imported from another module: an integer of unknown value
+        return V(kind="int", iv=I.unknown(f"name {node.id!r} is not defined in the kernel"))
 
     def e_Attribute(self, node, env):
         attr = node.attr
@@ -262,7 +264,7 @@ class Analyzer:
             return V(kind="other")
         if attr == "value" and base.known:     # tl.constexpr(...).value
             return base
-        return V(kind="other", iv=I.unknown(f"attribute .{attr}"))
+        return V(kind="int", iv=I.unknown(f"attribute .{attr}"))
 
     def e_Subscript(self, node, env):
         base = self.ev(node.value, env)
@@ -377,7 +379,7 @@ class Analyzer:
                 return cv(_fold(op, a.const, b.const))
             except Exception:   # noqa: BLE001 -- e.g. division by zero in dead code
                 pass
-        if a.kind == "float" or b.kind == "float":
+        if a.kind == "float" or b.kind == "float" or isinstance(op, ast.Div):
             return V(kind="float", taint=a.taint or b.taint, pid=a.pid or b.pid,
                      sites=a.sites | b.sites)
         iv = _ivop(op, a.iv, b.iv)
@@ -579,11 +581,17 @@ class Analyzer:
                 node.func.value.id in self.frame.mod.tl_aliases:
             return None   # tl.max etc. are builtins, not the user's helper
         cands = self.registry[name]
-        same = [c for c in cands if c[0] is self.frame.mod]
-        if same:
+        mod = self.frame.mod
+        via_module = isinstance(node.func, ast.Attribute)
+        if via_module and not (isinstance(node.func.value, ast.Name) and
+                               node.func.value.id in mod.imported_names):
+            return None   # obj.method(...): not a call of a module-level helper
+        same = [c for c in cands if c[0] is mod]
+        if same and not via_module:
             return same[0]
-        if len(cands) == 1 and name in self.frame.mod.imported_names:
-            return cands[0]
+        others = [c for c in cands if c[0] is not mod]
+        if len(others) == 1 and (via_module or name in mod.imported_names):
+            return others[0]
         return None
 
     def call_jit(self, node, target, env) -> V:
@@ -738,20 +746,31 @@ class Analyzer:
         return self.loop(s, env, lambda e: self.ev(s.test, e), s.body + s.orelse)
 
     def loop(self, s, env, bind, body):
-        """Walk the body until the environment stops changing; widen what keeps growing."""
+        """Walk the body until the environment stops changing; widen what keeps growing (after
+        the second pass), and walk it once more with the widened values so every site sees them."""
         state = dict(env)
-        for i in range(self.LOOP_PASSES):
-            e = dict(state)
-            bind(e)
-            e = self.block(body, e)
-            new = join_env(state, e)
-            if new == state:
-                break
-            if i >= 1:
-                why = f"grows in the loop at line {s.lineno + self.frame.mod.line_offset}"
-                new = {k: (dataclasses.replace(v, iv=I.widen(state[k].iv, v.iv, why), const=_NC)
-                           if k in state and v.iv != state[k].iv else v) for k, v in new.items()}
-            state = new
+        passes = self.LOOP_PASSES if self.loop_depth < 3 else 2
+        self.loop_depth += 1
+        try:
+            for i in range(passes):
+                e = dict(state)
+                bind(e)
+                e = self.block(body, e)
+                new = join_env(state, e)
+                if new == state:
+                    break
+                if i >= 1:
+                    why = f"grows in the loop at line {s.lineno + self.frame.mod.line_offset}"
+                    new = {k: (dataclasses.replace(v, iv=I.widen(state[k].iv, v.iv, why), const=_NC,
+                                                   wide=v.wide and state[k].wide)
+                               if k in state and v != state[k] else v) for k, v in new.items()}
+                state = new
+            else:
+                e = dict(state)
+                bind(e)
+                state = join_env(state, self.block(body, e))
+        finally:
+            self.loop_depth -= 1
         return state
 
     def s_With(self, s, env):
