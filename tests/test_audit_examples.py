@@ -18,9 +18,10 @@ INT32_MAX = 2**31 - 1
 @pytest.mark.parametrize("fixed", [False, True])
 def test_softmax_matches_torch(fixed):
     torch.manual_seed(0)
-    for m, n in ((1, 1), (5, 100), (3, 257)):
+    for m, n, block in ((1, 1, 16), (5, 100, 1024), (3, 257, 64)):    # 1, 1 and 5 column blocks
         x = torch.randn(m, n) * 4
-        torch.testing.assert_close(softmax.softmax(x, fixed), softmax.softmax_ref(x), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(softmax.softmax(x, fixed, block), softmax.softmax_ref(x),
+                                   rtol=1e-5, atol=1e-6)
     xh = (torch.randn(4, 64) * 4).half()
     torch.testing.assert_close(softmax.softmax(xh, fixed), softmax.softmax_ref(xh), rtol=1e-5, atol=1e-6)
 
@@ -46,6 +47,7 @@ def test_persistent_rms_norm_matches_torch(m, d, programs):
 @pytest.mark.parametrize("call, message", [
     (lambda: softmax.softmax(torch.randn(4)), "2-D"),
     (lambda: softmax.softmax(torch.randn(4, 4).t()), "contiguous"),
+    (lambda: softmax.softmax(torch.randn(4, 4), block=100), "power of two"),
     (lambda: scatter.scatter_add(torch.randn(2, 4), torch.tensor([0, 9], dtype=torch.int32),
                                  torch.zeros(3, 4)), "idx must lie"),
     (lambda: scatter.scatter_add(torch.randn(2, 4), torch.tensor([0, 1]), torch.zeros(3, 4)), "int32"),
