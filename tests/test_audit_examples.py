@@ -94,3 +94,16 @@ def test_without_a_bound_the_loaded_index_is_unknown(capsys):
     rep = json.loads(capsys.readouterr().out)
     dst = next(f for f in rep["findings"] if f["expr"] == "dst * D")
     assert status == 0 and dst["verdict"] == "unknown" and "loaded from memory" in dst["reason"]
+
+
+def test_gpu_proof_plan_comes_from_the_audit_and_its_harness_runs_small():
+    """prove.py (run on a GPU by the coordinator) launches at the audit's own thresholds; its
+    per-launch harness is checked here at small sizes in the interpreter."""
+    from course.audit.examples import prove
+    t = prove.audit_thresholds()
+    assert t["softmax_rows"][:2] == ("wraps", 16_745) and t["scatter_add_rows"][:2] == ("wraps", 524_289)
+    assert {k: v[0] for k, v in t.items() if k.endswith("fixed") or k.startswith("rms")} == \
+        {"softmax_rows_fixed": "safe", "scatter_add_rows_fixed": "safe", "rms_norm_persistent": "safe"}
+    for kernel in prove.SIZE_ARG:
+        r = prove.run_case(kernel, 9, small=True)
+        assert r["completed"] and r["correct"], r
