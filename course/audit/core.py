@@ -12,7 +12,7 @@ import sys
 import warnings
 
 from . import intervals as I
-from .engine import Analyzer, OTHER, V, cv, enumerate_variants, join
+from .engine import Analyzer, V, cv, enumerate_variants
 from .intervals import INT32_MAX, INT32_MIN, Iv
 
 MAX_FILE_BYTES = 2_000_000
@@ -156,15 +156,25 @@ def load_file(path: str) -> Module | Skipped:
 
 
 def iter_python_files(paths):
-    """Every .py file under the given files/folders, sorted, skipping hidden and build folders."""
+    """Every .py file under the given files/folders (each once), sorted, skipping hidden and
+    build folders; a file named explicitly is read whatever its name."""
+    seen = set()
+
+    def once(path):
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            return True
+        return False
+
     for p in paths:
         if os.path.isdir(p):
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
                 for f in sorted(files):
-                    if f.endswith(".py"):
+                    if f.endswith(".py") and once(os.path.join(root, f)):
                         yield os.path.join(root, f)
-        else:
+        elif once(p):
             yield p
 
 
@@ -666,4 +676,4 @@ def analyze_kernel(mod, fn, registry, launch: Launch, mode="audit", include_all=
 
 __all__ = ["Module", "Skipped", "Launch", "Finding", "Kernel", "BoundsError", "parse_module",
            "load_file", "iter_python_files", "analyze_module", "analyze_kernel", "build_registry",
-           "helper_names", "eval_int", "OTHER", "join"]
+           "helper_names", "eval_int"]

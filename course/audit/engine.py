@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import itertools
-import math
 
 from . import intervals as I
 from .intervals import INT32_MAX, INT32_MIN, Iv
@@ -830,4 +829,4 @@ def enumerate_variants(flags: list[str], limit: int = 5):
         yield dict(zip(flags, combo))
 
 
-__all__ = ["Analyzer", "Site", "V", "cv", "join", "enumerate_variants", "GRID_LIMITS", "math"]
+__all__ = ["Analyzer", "Site", "V", "cv", "join", "enumerate_variants", "GRID_LIMITS"]

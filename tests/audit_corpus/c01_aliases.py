@@ -34,3 +34,13 @@ def autotuned(x_ptr, M, BLOCK: tl.constexpr):
 
 def not_a_kernel(x, N):
     return x + 3 * N
+
+
+@triton.heuristics({"EVEN": lambda args: args["N"] % 128 == 0})
+@triton.jit
+def heuristic_flag(x_ptr, N, EVEN: tl.constexpr):
+    pid = tl.program_id(0)
+    if EVEN:
+        tl.store(x_ptr + pid * N, 0.0)  # expect: wraps
+    else:
+        tl.store(x_ptr + pid * N + 1, 0.0)  # expect: wraps
