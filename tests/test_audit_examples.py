@@ -9,6 +9,7 @@ import torch
 
 from course.audit.cli import main
 from course.audit.examples import persistent, scatter, softmax
+from kernels.tier import DEVICE   # inputs are made on the CPU, then moved (see tests/conftest.py)
 
 EXAMPLES = pathlib.Path(softmax.__file__).parent
 BOUNDS = EXAMPLES / "bounds.toml"
@@ -20,10 +21,11 @@ def test_softmax_matches_torch(fixed):
     torch.manual_seed(0)
     for m, n, block in ((1, 1, 16), (5, 100, 1024), (3, 257, 64)):    # 1, 1 and 5 column blocks
         x = torch.randn(m, n) * 4
-        torch.testing.assert_close(softmax.softmax(x, fixed, block), softmax.softmax_ref(x),
-                                   rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(softmax.softmax(x.to(DEVICE), fixed, block).cpu(),
+                                   softmax.softmax_ref(x), rtol=1e-5, atol=1e-6)
     xh = (torch.randn(4, 64) * 4).half()
-    torch.testing.assert_close(softmax.softmax(xh, fixed), softmax.softmax_ref(xh), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(softmax.softmax(xh.to(DEVICE), fixed).cpu(), softmax.softmax_ref(xh),
+                               rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("fixed", [False, True])
@@ -32,7 +34,8 @@ def test_scatter_matches_torch(fixed):
     src = torch.randn(24, 200)
     idx = torch.randint(0, 5, (24,), dtype=torch.int32)
     out = torch.randn(5, 200)
-    got = scatter.scatter_add(src, idx, out.clone(), fixed, block_d=64)
+    got = scatter.scatter_add(src.to(DEVICE), idx.to(DEVICE), out.clone().to(DEVICE), fixed,
+                              block_d=64).cpu()
     torch.testing.assert_close(got, scatter.scatter_add_ref(src, idx, out), rtol=1e-5, atol=1e-5)
 
 
@@ -40,8 +43,8 @@ def test_scatter_matches_torch(fixed):
 def test_persistent_rms_norm_matches_torch(m, d, programs):
     torch.manual_seed(2)
     x = torch.randn(m, d)
-    torch.testing.assert_close(persistent.rms_norm(x, programs=programs), persistent.rms_norm_ref(x),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(persistent.rms_norm(x.to(DEVICE), programs=programs).cpu(),
+                               persistent.rms_norm_ref(x), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("call, message", [

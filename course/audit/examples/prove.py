@@ -48,7 +48,7 @@ def run_case(kernel: str, size: int, small: bool = False) -> dict:
     import torch
 
     from course.audit.examples import persistent, scatter, softmax
-    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    from kernels.tier import DEVICE as dev
     g = torch.Generator(device=dev).manual_seed(0)
     t0 = time.perf_counter()
     if kernel.startswith("softmax"):
