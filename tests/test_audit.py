@@ -119,6 +119,7 @@ def test_json_and_text_output_and_exit_codes(tmp_path, capsys):
     (["--grid", "1,2,3,4"], "1 to 3 axes"),
     (["--bound", "M=4//0"], "division by zero"),
     (["--vary", "M:0"], "step must be at least 1"),
+    (["--kernel", "nope"], "no @triton.jit function named nope"),
 ])
 def test_bad_arguments_get_a_clear_error(argv, message, tmp_path, capsys):
     p = tmp_path / "k.py"
@@ -224,3 +225,14 @@ def test_helpers_in_another_file_and_inductor_style_names(tmp_path, capsys):
     unknown = next(f for f in rep["findings"] if f["verdict"] == "unknown")
     assert "'BLOCK' is not defined" in unknown["reason"]
     assert status == 1 and [k["name"] for k in rep["kernels"]] == ["k"]
+
+
+def test_a_loaded_pointer_is_a_pointer():
+    src = BUG.split("@triton.jit")[0] + """@triton.jit
+def k(table_ptr, N, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    p = tl.load(table_ptr + pid).to(tl.pointer_type(tl.float32))
+    tl.store(p + pid * N + tl.arange(0, BLOCK), 0.0)
+"""
+    fs = findings(src, bounds={"N": 4096}, grid=["1000"], consts={"BLOCK": 8})
+    assert [(f.kind, f.expr, f.verdict) for f in fs] == [("product", "pid * N", "safe")]

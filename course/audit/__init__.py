@@ -2,6 +2,14 @@
 
 Entry points: ``course.audit.cli.main(argv) -> int`` (``python -m course lint`` /
 ``python -m course.audit``), and ``audit_source`` for a string of code. See docs/audit.md.
+
+Honest limits (details in docs/audit.md): masks are ignored for magnitude (the masked rows of a
+last block count); argument types are inferred from the source (``*_ptr`` / load bases are
+pointers, other non-constexpr parameters integers); integers loaded from memory are unbounded
+unless bounded by name and assumed int32; only products and sums containing a product are
+checked; loops are widened to a fixed point (what grows is *unknown*); @triton.jit helpers are
+followed 4 levels deep, other calls are opaque; up to 5 constexpr flags are enumerated; the first
+wrapping value assumes monotone growth. No finding is not a proof.
 """
 from __future__ import annotations
 

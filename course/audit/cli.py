@@ -156,6 +156,11 @@ def run(args) -> tuple[dict, int]:
     kernels = []
     for m in modules:
         kernels += analyze_module(m, registry, launch_for, helpers, only=only, include_all=args.all)
+    if only:
+        missing = only - {f.name for m in modules for f in m.jit}
+        if missing:
+            raise BoundsError(f"--kernel: no @triton.jit function named {', '.join(sorted(missing))} "
+                              f"in the given paths")
     findings = [f for k in kernels for f in k.findings]
     counts = {v: sum(f.verdict == v for f in findings) for v in ("wraps", "safe", "unknown")}
     counts["not_analysed"] = sum(1 for k in kernels if k.error)

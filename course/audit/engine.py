@@ -466,8 +466,8 @@ class Analyzer:
             else:
                 inner, dt = vals[0] if vals else OTHER, arg(1, "dtype")
             dn = dtype_name(*dt) if dt[0] is not None else None
-            if inner.kind == "ptr":
-                return inner
+            if inner.kind == "ptr" or (isinstance(dt[1], ast.Call) and call_name(dt[1]) == "pointer_type"):
+                return V(kind="ptr", taint=inner.taint, pid=inner.pid)   # a loaded address
             if dn in WIDE_DTYPES:
                 self.mark_cast_after(inner)
                 return dataclasses.replace(inner, kind="int", wide=True)
