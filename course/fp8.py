@@ -87,13 +87,18 @@ def plot_quant_error(outlier: float = 1000.0, m: int = 64, n: int = 1024, seed: 
     y = outlier_activation(m, n, outlier, seed)
     errs = quant_errors(y)
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1, 1.3]})
-    im = a0.imshow(y.abs().log10().numpy(), aspect="auto", cmap="magma")
+    # One cell per bin of `pool` columns holding the bin's largest |y|: a screen cannot show 1,024
+    # columns, and a resampled image could drop the outlier channels; the max of a bin cannot.
+    pool = max(1, n // 128)
+    binned = y.abs().view(m, n // pool, pool).amax(dim=-1)
+    im = a0.imshow(binned.log10().numpy(), aspect="auto", cmap="magma", interpolation="nearest",
+                   extent=(0, n, m - 0.5, -0.5))
     a0.plot(OUTLIER_COLS, [-1.5] * len(OUTLIER_COLS), "v", color="tab:cyan", ms=8, clip_on=False,
             label="outlier channels")
     a0.set_ylim(m - 0.5, -0.5)
     a0.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     a0.set_title(f"log10 |y| (outlier x{outlier:g})")
-    a0.set_xlabel("column")
+    a0.set_xlabel(f"column (each cell: the largest of {pool} columns)" if pool > 1 else "column")
     a0.set_ylabel("row (token)")
     fig.colorbar(im, ax=a0)
     for name, e in errs.items():
