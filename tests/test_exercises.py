@@ -365,9 +365,9 @@ def test_cli_reveal_print_and_unknown_names(capsys):
 def test_progress_and_hint_tiers(_progress, capsys):
     def largest_offset(M, N, block_m=8):
         return (-(-M // block_m) - 1) * block_m * N
-    assert "0/13" in str(exercises.progress_table())
+    assert "0/13" in str(progress.progress_table())
     assert checks.check_largest_offset(largest_offset)
-    table = exercises.progress_table()
+    table = progress.progress_table()
     assert "1/13" in str(table) and "✅" in table._repr_html_()
     state = json.loads(_progress.read_text())
     assert state["exercises"]["largest_offset"]["status"] == "passed"
