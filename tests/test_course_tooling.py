@@ -306,3 +306,26 @@ def test_no_lessons_module_and_one_import_convention():
         code = "\n".join(c.source for c in cells)
         assert "warnings.filterwarnings" not in code and "lessons_" not in code, p.name
         assert code.count("kit.setup(") == 1, p.name
+
+
+def test_lint_subcommand_delegates_everything_to_course_audit(monkeypatch, capsys):
+    import sys
+    import types
+    seen = []
+    cli_mod = types.ModuleType("course.audit.cli")
+    cli_mod.main = lambda argv: seen.append(argv) or 0
+    pkg = types.ModuleType("course.audit")
+    pkg.__path__ = []
+    pkg.cli = cli_mod
+    monkeypatch.setitem(sys.modules, "course.audit", pkg)
+    monkeypatch.setitem(sys.modules, "course.audit.cli", cli_mod)
+    assert cli(["lint", "kernels/", "--json", "-h"]) == 0
+    assert seen == [["kernels/", "--json", "-h"]]
+
+
+def test_lint_subcommand_without_the_audit_package_says_so(monkeypatch, capsys):
+    import sys
+    monkeypatch.setitem(sys.modules, "course.audit", None)     # as if the package were absent
+    monkeypatch.setitem(sys.modules, "course.audit.cli", None)
+    assert cli(["lint"]) == 2
+    assert "course.audit" in capsys.readouterr().err
