@@ -1,8 +1,9 @@
 """Committed notebooks stay clean: outputs that nbval checks, nothing volatile, within a size budget.
 
 ``clean`` keeps every output a reader or nbval needs and drops what changes from run to run without
-the content changing: execution counts and timestamps, widget state (random model ids), kernel
-versions in the notebook metadata, and the split of one stream into several outputs. ``check`` fails
+the content changing: execution timestamps, widget state (random model ids), kernel versions in the
+notebook metadata, and the split of one stream into several outputs; execution counts become the
+1, 2, 3... of a top-to-bottom run. ``check`` fails
 on anything ``clean`` would change, on an image stored twice in one notebook, and on a notebook over
 the size budget. ``execute`` re-runs a notebook top to bottom (its own progress file, so a re-run
 never touches a learner's) and cleans it: a second run without changes leaves ``git diff`` empty.
@@ -54,12 +55,17 @@ def clean(nb):
     nb = copy.deepcopy(nb)
     lang = nb.metadata.get("language_info", {}).get("name", "python")
     nb.metadata = type(nb.metadata)(kernelspec=dict(KERNELSPEC), language_info={"name": lang})
+    # An executed notebook is numbered 1, 2, 3... over its code cells, as a top-to-bottom run numbers
+    # them (nbval refuses a cell with outputs and no count); a notebook without outputs has none.
+    executed = any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    count = 0
     for cell in nb.cells:
         cell.metadata = type(cell.metadata)({k: v for k, v in cell.metadata.items()
                                              if k in KEEP_CELL_METADATA})
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
+        count += 1
+        cell.execution_count = count if executed else None
         outputs = []
         for o in cell.outputs:
             if "data" in o:
@@ -68,7 +74,7 @@ def clean(nb):
                     continue
                 o["metadata"] = {}
             if o.get("output_type") == "execute_result":
-                o["execution_count"] = None
+                o["execution_count"] = cell.execution_count
             outputs.append(o)
         cell.outputs = _merge_streams(outputs)
     return nb

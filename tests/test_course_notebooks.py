@@ -49,7 +49,7 @@ def test_clean_drops_what_changes_between_runs_and_keeps_outputs():
     cleaned = notebooks.clean(dirty)
     assert "widgets" not in cleaned.metadata and "version" not in cleaned.metadata["language_info"]
     c0 = [c for c in cleaned.cells if c.cell_type == "code"][0]
-    assert "execution" not in c0.metadata and c0.execution_count is None
+    assert "execution" not in c0.metadata and c0.execution_count == 1
     outs = next(c for c in cleaned.cells if c.get("outputs") and c.source == with_out.source).outputs
     assert outs[0].text == text and len(outs) == 2                       # merged stream, widget as text
     assert outs[1].data == {"text/plain": "[interactive controls: M]"}
