@@ -89,16 +89,22 @@ def exercise_of(cell) -> str | None:
     return cell.get("metadata", {}).get("course", {}).get("exercise")
 
 
-def _read_notebook(path: Path):
+def _read_notebook(path: Path, way_out: str = ""):
     nbf = _nbformat()
+    way_out = way_out or f"Restore it with `git checkout -- {path.name}` in its folder."
     try:
         return nbf.read(path, as_version=4)
     except FileNotFoundError:
-        raise ExerciseError(f"{path} is missing (restore it with `git checkout -- {path.name}` "
-                            "in its folder)") from None
+        raise ExerciseError(f"{path} is missing. {way_out}") from None
     except Exception as e:  # noqa: BLE001 -- nbformat raises several types for a damaged file
-        raise ExerciseError(f"{path} is not a readable notebook ({type(e).__name__}: "
-                            f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+        first = str(e).splitlines()[0][:200] if str(e) else ""
+        raise ExerciseError(f"{path} is not a readable notebook ({type(e).__name__}: {first}). "
+                            f"{way_out}") from None
+
+
+def _text(path: Path) -> str:
+    """A file's text; undecodable bytes (a damaged file) become U+FFFD, so it reads as changed."""
+    return path.read_text(errors="replace")
 
 
 def build_exercise(notebook: str, root: Path | None = None) -> str:
@@ -184,7 +190,7 @@ def load_manifest(root: Path | None = None) -> dict[str, str]:
     way_out = (f"Restore it with `git checkout -- exercises/{MANIFEST}` (nothing of yours is in it: it "
                "only lists what `python -m course generate` last wrote).")
     try:
-        text = p.read_text()
+        text = p.read_text(errors="replace")
     except FileNotFoundError:
         return {}
     except OSError as e:
@@ -268,7 +274,7 @@ def learner_modified(name: str, root: Path | None = None, manifest: dict | None 
     root = _root(root)
     path = root / "exercises" / name
     manifest = load_manifest(root) if manifest is None else manifest
-    return path.exists() and sha(path.read_text()) != manifest.get(name)
+    return path.exists() and sha(_text(path)) != manifest.get(name)
 
 
 @dataclasses.dataclass
@@ -316,7 +322,7 @@ def generate(root: Path | None = None, backup_modified: bool = False, only: list
         path = ex_dir / name
         if not path.exists():
             plan.append((name, text, "created"))
-        elif path.read_text() == text:
+        elif _text(path) == text:
             plan.append((name, text, "unchanged"))
         elif not learner_modified(name, root, manifest):
             plan.append((name, text, "updated"))
@@ -351,7 +357,7 @@ def reset(notebook: str, root: Path | None = None, say: Say = print) -> Action:
     text = build_exercise(nb, root)          # validate everything before touching anything
     manifest = load_manifest(root)
     path = root / "exercises" / name
-    if path.exists() and path.read_text() == text:
+    if path.exists() and _text(path) == text:
         act = Action(name, "unchanged")
     else:
         _check_writable([path, root / "exercises" / MANIFEST])
@@ -389,7 +395,9 @@ def reveal(notebook: str, ex_id: str | None = None, root: Path | None = None,
     path = root / "exercises" / f"{nb_name}.ipynb"
     if not path.exists():
         reset(nb_name, root, say)
-    learner = _read_notebook(path)
+    learner = _read_notebook(path, f"`python -m course reveal {nb_name} --print` prints the solution; "
+                                   f"`python -m course reset {nb_name}` gives a fresh notebook (yours is "
+                                   "copied to .backups/ first).")
     done = []
     for cell in learner.cells:
         cid = exercise_of(cell)

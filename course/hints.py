@@ -16,10 +16,17 @@ def hint(ex_id: str, tier: int | None = None, *, shell: bool = False) -> None:
     tiers = get(ex_id).hints
     n = len(tiers)
     if tier is None:
-        state = progress.load_state()
-        tier = min(state["hints"].get(ex_id, 0) + 1, n)
-        state["hints"][ex_id] = tier
-        progress.save_state(state)
+        try:
+            state = progress.load_state()
+            tier = min(state["hints"].get(ex_id, 0) + 1, n)
+            state["hints"][ex_id] = tier
+            progress.save_state(state)
+        except progress.ProgressError as e:
+            if shell:
+                raise
+            # in a notebook: say what is wrong with the file, and still help (tier 1, not recorded)
+            print(f"❌ {e}")
+            tier = 1
     if isinstance(tier, bool) or not isinstance(tier, int) or not 1 <= tier <= n:
         raise ExerciseError(f"{ex_id} has hints 1 to {n}, not {tier!r}")
     again = f"`python -m course hint {ex_id}`" if shell else f'hint("{ex_id}")'

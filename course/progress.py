@@ -61,7 +61,7 @@ def _validate(state, p: Path) -> dict:
 def load_state() -> dict:
     p = progress_file()
     try:
-        text = p.read_text()
+        text = p.read_text(errors="replace")
     except FileNotFoundError:
         return {"exercises": {}, "hints": {}}
     except OSError as e:

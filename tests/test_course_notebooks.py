@@ -92,7 +92,8 @@ def test_executing_a_notebook_twice_leaves_the_committed_file_unchanged(tmp_path
 
 @pytest.mark.slow
 def test_tests_pass_in_a_checkout_whose_exercises_a_learner_edited(tmp_path):
-    """A learner edits an exercise, then runs the tests: they use pristine copies and stay green."""
+    """A learner edits exercises and breaks their progress file, then runs the tests (the README's
+    test command runs these files and nbval): they use pristine copies and stay green."""
     clone = tmp_path / "clone"
     r = subprocess.run(["git", "clone", "--quiet", "--local", str(ROOT), str(clone)], capture_output=True, text=True)
     if r.returncode:
@@ -108,3 +109,9 @@ def test_tests_pass_in_a_checkout_whose_exercises_a_learner_edited(tmp_path):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert "failed" not in p.stdout.splitlines()[-1]
     assert "my work in progress" in (clone / "exercises" / "02_group_quant.ipynb").read_text()
+    # nbval of a solution notebook, with the learner's (unreadable) progress file as the only one
+    p = subprocess.run([sys.executable, "-m", "pytest", "solutions/05_offsets_and_fix.ipynb", "--nbval",
+                        "--nbval-current-env", "--nbval-sanitize-with", "nbval_sanitize.cfg", "-q",
+                        "-p", "no:cacheprovider"], cwd=clone, capture_output=True, text=True, env=env, timeout=900)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    assert (clone / ".progress.json").read_text() == "[]"

@@ -329,3 +329,27 @@ def test_lint_subcommand_without_the_audit_package_says_so(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "course.audit.cli", None)
     assert cli(["lint"]) == 2
     assert "course.audit" in capsys.readouterr().err
+
+
+def test_hint_in_a_notebook_still_helps_when_the_progress_file_is_broken(root, capsys):
+    pf = root / ".progress.json"
+    pf.write_bytes(b"\xff\xfe not json")
+    hints.hint("precheck")                                    # a notebook call: no exception
+    out = capsys.readouterr().out
+    assert str(pf) in out and "precheck hint 1/3" in out
+    assert pf.read_bytes() == b"\xff\xfe not json"
+    assert cli(["hint", "precheck"]) == 2                     # the shell says it as an error
+    assert str(pf) in capsys.readouterr().err
+
+
+def test_a_damaged_exercise_notebook_is_kept_and_reveal_says_the_way_out(root, capsys):
+    ex = root / "exercises" / "04_ue8m0_packing.ipynb"
+    ex.write_bytes(b"\x00\xff{ not a notebook")
+    acts = {a.file: a.action for a in exercises.generate(root, say=lambda _m: None)}
+    assert acts["04_ue8m0_packing.ipynb"] == "kept" and ex.read_bytes() == b"\x00\xff{ not a notebook"
+    assert cli(["reveal", "04", "ue8m0_round"]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable notebook" in err and "python -m course reset 04_ue8m0_packing" in err
+    assert cli(["reset", "04"]) == 0                          # the way out works, after a backup
+    (saved,) = _backups(root)
+    assert saved.read_bytes() == b"\x00\xff{ not a notebook"
