@@ -1,13 +1,16 @@
 # Two commands for a fresh machine (see README.md):
 #   make lab    set up .venv (first time only) and open JupyterLab on the course
 #   make test   set up .venv (first time only) and run every test and notebook (CPU tier)
+# For authors (docs/authoring.md): make lint, make execute NB=..., make exercises, make clean
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NBVAL   := --nbval --nbval-current-env --nbval-cell-timeout=300 --nbval-sanitize-with nbval_sanitize.cfg
+# tests and nbval record exercise checks in a progress file of their own, never the learner's
+TEST_PROGRESS := $(abspath $(VENV))/test-progress.json
 
-.PHONY: setup lab test test-fast test-gpu exercises progress clean
+.PHONY: setup lab test test-fast test-gpu lint execute exercises progress clean
 
 setup: $(STAMP)
 
@@ -18,12 +21,25 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# containers often run as root, which JupyterLab refuses without --allow-root
+# Rooted at the repository (exercises/, kernels/ and results/ in the file browser), the doctor
+# notebook open first. Containers often run as root, which JupyterLab refuses without --allow-root.
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_environment_doctor.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir=. \
+		--LabApp.default_url=/lab/tree/notebooks/00_environment_doctor.ipynb
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks solutions $(NBVAL) -p no:cacheprovider -q
+	rm -f $(TEST_PROGRESS)
+	COURSE_PROGRESS_FILE=$(TEST_PROGRESS) $(BIN)/python -m pytest tests notebooks solutions $(NBVAL) -p no:cacheprovider -q
+
+# ruff (code and notebooks), committed notebooks clean and within budget, exercises/ in sync
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m course nb check notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb
+	$(BIN)/python -m course generate --check
+
+# re-execute notebooks on this machine's tier and clean them: make execute NB=notebooks/03_fp8_e4m3.ipynb
+execute: $(STAMP)
+	$(BIN)/python -m course nb execute $(NB)
 
 # On a GPU node with torch + triton preinstalled (offline: see README, "GPU tier")
 test-gpu:
@@ -40,4 +56,5 @@ progress: $(STAMP)
 	$(BIN)/python -m course progress
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) *.egg-info build .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,19 +1,18 @@
-"""Exercises: the catalog, the generator (solutions -> exercises), progress, reset and reveal.
+"""Exercise notebooks: the generator (solutions -> exercises), reset and reveal.
 
 One source of truth: ``solutions/NN_name.ipynb`` are the authored, executed notebooks. In their code
 cells, the lines between ``# BEGIN SOLUTION: <what to write>`` and ``# END SOLUTION`` are the
 learner's part. :func:`generate` writes ``exercises/NN_name.ipynb`` with each region replaced by a
 comment saying roughly how much code is expected and ``raise NotImplementedError(...)``, outputs
-stripped, and cells tagged ``solution-only`` dropped. ``exercises/README.md`` (the table of every
-exercise and its hints) is generated too.
+stripped, and cells tagged ``solution-only`` dropped. ``exercises/README.md`` is generated from the
+catalog (course/exercises.toml).
 
-Learner work is never overwritten silently: ``exercises/.manifest.json`` (committed) keeps the hash
-of what was last generated. A file on disk that matches neither that hash nor the new content holds
-the learner's edits: :func:`generate` leaves it alone (or, with ``backup=True``, moves it to
-``.backups/<timestamp>/`` and says where); :func:`reset` and :func:`reveal` always back up first.
-
-Progress (checks passed, hint tiers shown) lives in ``.progress.json`` at the repository root
-(git-ignored), or in the file named by ``$COURSE_PROGRESS_FILE``.
+Learner work is never overwritten without a backup: ``exercises/.manifest.json`` (committed) keeps the
+hash of what was last generated; a file that matches neither that hash nor the new content holds the
+learner's edits. Every command first validates everything it needs (the solution notebook, the
+manifest, that the files are writable), then copies the learner's file to ``.backups/<time>/`` and
+says where, and only then writes. If a write fails, nothing of the learner's is lost and the copy
+that was made for it is removed again.
 """
 from __future__ import annotations
 
@@ -26,163 +25,27 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .catalog import EXERCISES, NOTEBOOKS, ExerciseError, get, resolve_notebook
+from .root import PACKAGE_ROOT, course_root
+
+ROOT = PACKAGE_ROOT   # this package's own checkout (tests use it for the authored files)
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::\s*(?P<what>.*?))?\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 SOLUTION_ONLY = "solution-only"   # cell tag: kept in solutions/, dropped from exercises/
 MANIFEST = ".manifest.json"
 README = "README.md"
 
-
-@dataclasses.dataclass(frozen=True)
-class Exercise:
-    id: str          # also the name of its check (course.checks.check_<id>) and its hints key
-    notebook: str    # stem of solutions/<notebook>.ipynb and exercises/<notebook>.ipynb
-    number: str      # "2.1": notebook 2, exercise 1
-    lesson: str      # the lesson notebook it practises
-    goal: str        # one line
-
-    @property
-    def check(self) -> str:
-        return f"check_{self.id}"
+Say = Callable[[str], None]
 
 
-EXERCISES: tuple[Exercise, ...] = (
-    Exercise("silu_mul_kernel", "01_silu_mul", "1.1", "01, 02",
-             "Write a Triton kernel for y = silu(gate) * up on the colmajor precision path (rounded to T twice)."),
-    Exercise("silu_mul_launch", "01_silu_mul", "1.2", "01, 02",
-             "Launch it: a grid that covers every row and column block exactly once, for any M."),
-    Exercise("group_scale", "02_group_quant", "2.1", "03",
-             "Per-(row, group) absmax floored at eps, times 1/448: the fp32 dequant scale."),
-    Exercise("fp8_quantize", "02_group_quant", "2.2", "03",
-             "Divide by the scale, clamp to [-448, 448], cast to fp8 e4m3fn."),
-    Exercise("scale_offsets", "03_colmajor_store", "3.1", "04",
-             "Store the scales column-major (MN-major): where does scale (row r, group g) go?"),
-    Exercise("scale_alloc", "03_colmajor_store", "3.2", "04",
-             "Allocate the scale tensor DeepGEMM wants: [M, G] fp32, strides (1, round_up(M, 4))."),
-    Exercise("ue8m0_round", "04_ue8m0_packing", "4.1", "05",
-             "Round a scale up to a power of two, 2**ceil(log2(s)), exactly as the kernels do."),
-    Exercise("pack_exponents", "04_ue8m0_packing", "4.2", "05",
-             "Pack four UE8M0 exponent bytes (bias 127, clamped) into one int32, group 4p+j in byte j."),
-    Exercise("largest_offset", "05_offsets_and_fix", "5.1", "06",
-             "Largest input block offset row0 * N the colmajor kernel computes for a shape (pure Python)."),
-    Exercise("first_failing_m", "05_offsets_and_fix", "5.2", "06",
-             "First M (a multiple of `multiple`) at which that offset no longer fits in int32."),
-    Exercise("fix_offsets", "05_offsets_and_fix", "5.3", "07",
-             "Fix a kernel whose pid * BLOCK_M * stride wraps in int32: exact int64 offsets for every pid."),
-    Exercise("packed_grid", "06_grid_and_precheck", "6.1", "08",
-             "Lift the packed kernel's grid limit: rows on axis 0, every row covered exactly once."),
-    Exercise("precheck", "06_grid_and_precheck", "6.2", "08",
-             "A host-side precheck that refuses, with a clear exception, a launch that would overflow."),
-)
-BY_ID = {e.id: e for e in EXERCISES}
-NOTEBOOKS: tuple[str, ...] = tuple(dict.fromkeys(e.notebook for e in EXERCISES))
+def _root(root) -> Path:
+    return Path(root) if root is not None else course_root()
 
 
-class ExerciseError(Exception):
-    """A request the exercise machinery cannot carry out (unknown name, malformed notebook...)."""
-
-
-def get(ex_id: str) -> Exercise:
-    try:
-        return BY_ID[ex_id]
-    except KeyError:
-        raise ExerciseError(f"unknown exercise {ex_id!r}; known: {', '.join(BY_ID)}") from None
-
-
-def resolve_notebook(name: str) -> str:
-    """'1', '01', '01_silu_mul' or '01_silu_mul.ipynb' -> '01_silu_mul'."""
-    stem = Path(name).stem
-    hits = [nb for nb in NOTEBOOKS if nb == stem or nb.split("_")[0] == stem.zfill(2)]
-    if len(hits) != 1:
-        raise ExerciseError(f"unknown exercise notebook {name!r}; known: {', '.join(NOTEBOOKS)}")
-    return hits[0]
-
-
-# ---------------------------------------------------------------- progress state
-
-def progress_file() -> Path:
-    return Path(os.environ.get("COURSE_PROGRESS_FILE") or ROOT / ".progress.json")
-
-
-def load_state() -> dict:
-    p = progress_file()
-    try:
-        state = json.loads(p.read_text())
-    except FileNotFoundError:
-        state = {}
-    except (OSError, json.JSONDecodeError) as e:
-        raise ExerciseError(f"cannot read the progress file {p}: {e}. Delete it to start afresh.") from e
-    state.setdefault("exercises", {})
-    state.setdefault("hints", {})
-    return state
-
-
-def save_state(state: dict) -> None:
-    p = progress_file()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
-    tmp.replace(p)
-
-
-def record(ex_id: str, ok: bool) -> None:
-    """Remember the outcome of the latest check of `ex_id`."""
-    state = load_state()
-    entry = state["exercises"].setdefault(ex_id, {"attempts": 0})
-    entry["attempts"] += 1
-    entry["status"] = "passed" if ok else "failed"
-    if ok and "first_passed" not in entry:
-        entry["first_passed"] = _dt.datetime.now().isoformat(timespec="seconds")
-    save_state(state)
-
-
-def status(ex_id: str, state: dict | None = None) -> str:
-    state = load_state() if state is None else state
-    return state["exercises"].get(ex_id, {}).get("status", "not yet")
-
-
-def _bar(done: int, total: int, width: int = 26) -> str:
-    full = round(width * done / total) if total else 0
-    return "█" * full + "░" * (width - full)
-
-
-class ProgressTable:
-    """Every exercise with its status; shows as HTML in a notebook and as text elsewhere."""
-
-    def __init__(self, state: dict):
-        self.rows = [(e, status(e.id, state), state["hints"].get(e.id, 0)) for e in EXERCISES]
-        self.passed = sum(s == "passed" for _, s, _ in self.rows)
-
-    def summary(self) -> str:
-        return f"{_bar(self.passed, len(self.rows))} {self.passed}/{len(self.rows)} exercises passed"
-
-    def __str__(self) -> str:
-        mark = {"passed": "✅ passed", "failed": "❌ failed", "not yet": "·  not yet"}
-        lines = [f"{'#':<4} {'exercise':<17} {'status':<11} {'hints':<5} notebook"]
-        for e, s, h in self.rows:
-            lines.append(f"{e.number:<4} {e.id:<17} {mark[s]:<11} {h:<5} exercises/{e.notebook}.ipynb")
-        return "\n".join(lines + ["", self.summary()])
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        icon = {"passed": "✅", "failed": "❌", "not yet": "·"}
-        rows = "".join(
-            f"<tr><td>{e.number}</td><td><code>{e.id}</code></td><td>{icon[s]} {s}</td>"
-            f"<td>{h}</td><td>{html.escape(e.goal)}</td></tr>" for e, s, h in self.rows)
-        return ("<table><tr><th>#</th><th>exercise</th><th>status</th><th>hints seen</th><th>goal</th></tr>"
-                f"{rows}</table><p><code>{self.summary()}</code></p>")
-
-
-def progress_table() -> ProgressTable:
-    """The table of every exercise and whether its check passed (for notebooks and the CLI)."""
-    return ProgressTable(load_state())
-
-
-# ---------------------------------------------------------------- generator
+# ---------------------------------------------------------------- building
 
 def _nbformat():
     import nbformat  # ships with jupyter; imported lazily so `import course` stays light
@@ -206,8 +69,7 @@ def _stub_source(source: str, ex_id: str, where: str) -> str:
                 out.append(line)
             continue
         if END.match(line):
-            code = [ln for ln in region if ln.strip() and not ln.strip().startswith("#")]
-            count = len(code)
+            count = sum(1 for ln in region if ln.strip() and not ln.strip().startswith("#"))
             what = head.group("what") or "your code"
             ind = head.group("indent")
             out.append(f"{ind}# about {count} line{'s' if count != 1 else ''}: {what}")
@@ -222,15 +84,34 @@ def _stub_source(source: str, ex_id: str, where: str) -> str:
     return "\n".join(out)
 
 
-def _exercise_of(cell) -> str | None:
+def exercise_of(cell) -> str | None:
+    """The exercise id a notebook cell belongs to (cell metadata course.exercise), or None."""
     return cell.get("metadata", {}).get("course", {}).get("exercise")
 
 
-def build_exercise(notebook: str, root: Path = ROOT) -> str:
-    """The exercise notebook generated from solutions/<notebook>.ipynb, as the text written to disk."""
+def _read_notebook(path: Path, way_out: str = ""):
     nbf = _nbformat()
+    way_out = way_out or f"Restore it with `git checkout -- {path.name}` in its folder."
+    try:
+        return nbf.read(path, as_version=4)
+    except FileNotFoundError:
+        raise ExerciseError(f"{path} is missing. {way_out}") from None
+    except Exception as e:  # noqa: BLE001 -- nbformat raises several types for a damaged file
+        first = str(e).splitlines()[0][:200] if str(e) else ""
+        raise ExerciseError(f"{path} is not a readable notebook ({type(e).__name__}: {first}). "
+                            f"{way_out}") from None
+
+
+def _text(path: Path) -> str:
+    """A file's text; undecodable bytes (a damaged file) become U+FFFD, so it reads as changed."""
+    return path.read_text(errors="replace")
+
+
+def build_exercise(notebook: str, root: Path | None = None) -> str:
+    """The exercise notebook generated from solutions/<notebook>.ipynb, as the text written to disk."""
+    root = _root(root)
     src_path = root / "solutions" / f"{notebook}.ipynb"
-    nb = nbf.read(src_path, as_version=4)
+    nb = _read_notebook(src_path)
     out = copy.deepcopy(nb)
     out.cells = []
     seen = []
@@ -238,7 +119,7 @@ def build_exercise(notebook: str, root: Path = ROOT) -> str:
         if SOLUTION_ONLY in cell.get("metadata", {}).get("tags", []):
             continue
         cell = copy.deepcopy(cell)
-        ex_id = _exercise_of(cell)
+        ex_id = exercise_of(cell)
         if cell.cell_type == "code":
             has_region = any(BEGIN.match(ln) for ln in cell.source.split("\n"))
             if has_region and not ex_id:
@@ -256,25 +137,24 @@ def build_exercise(notebook: str, root: Path = ROOT) -> str:
     want = [e.id for e in EXERCISES if e.notebook == notebook]
     if seen != want:
         raise ExerciseError(f"{src_path.name}: exercise cells {seen} do not match the catalog {want}")
-    return nbf.writes(out) + "\n"
+    return _nbformat().writes(out) + "\n"
 
 
 def build_readme() -> str:
-    """exercises/README.md: the one table of every exercise and its hints."""
-    from .hints import HINTS
+    """exercises/README.md: the one table of every exercise, with every hint tier but the last."""
     lines = [
         "# Exercises",
         "",
-        "<!-- generated by `python -m course generate` from course/exercises.py and course/hints.py; "
-        "do not edit -->",
+        "<!-- generated by `python -m course generate` from course/exercises.toml; do not edit -->",
         "",
         "Each notebook here is generated from `solutions/` (the single source of truth): run its cells, "
         "fill in every `raise NotImplementedError`, and run the check under it. A check prints ✅, or ❌ "
         "with what is wrong. Stuck? `hint(\"<exercise>\")` in the notebook shows the next hint, "
-        "`python -m course hint <exercise>` does the same in a shell.",
+        "`python -m course hint <exercise>` does the same in a shell. The table shows the first hints; "
+        "the last one, nearly the code, only comes on request.",
         "",
         "- `python -m course progress` shows what you have passed.",
-        "- `python -m course reset NN` gives you a fresh notebook (your old one goes to `.backups/`).",
+        "- `python -m course reset NN` gives you a fresh notebook (your old one is copied to `.backups/` first).",
         "- `python -m course reveal NN [exercise]` copies the solution in (after a backup), "
         "`--print` only prints it.",
         "",
@@ -282,15 +162,17 @@ def build_readme() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for e in EXERCISES:
-        tiers = HINTS[e.id]
-        body = "<br>".join(f"{i}. {html.escape(t, quote=False)}" for i, t in enumerate(tiers, 1))
-        hints = f"<details><summary>{len(tiers)} hints</summary>{body}</details>"
+        shown = e.hints[:-1]
+        body = "<br>".join(f"{i}. {html.escape(t, quote=False)}" for i, t in enumerate(shown, 1))
+        body += (f"<br>{len(e.hints)}. nearly the code: <code>python -m course hint {e.id} "
+                 f"--tier {len(e.hints)}</code>")
+        hints = f"<details><summary>{len(e.hints)} hints</summary>{body}</details>"
         lines.append(f"| {e.number} | `{e.id}` | [{e.notebook}]({e.notebook}.ipynb) | {e.lesson} | "
-                     f"{e.goal.replace('|', '&#124;')} | `{e.check}` | {hints.replace('|', '&#124;')} |")
+                     f"{e.goal.replace('|', '&#124;')} | `{e.check_name}` | {hints.replace('|', '&#124;')} |")
     return "\n".join(lines) + "\n"
 
 
-def generated_files(root: Path = ROOT) -> dict[str, str]:
+def generated_files(root: Path | None = None) -> dict[str, str]:
     """{file name under exercises/: content} for everything `generate` writes."""
     files = {f"{nb}.ipynb": build_exercise(nb, root) for nb in NOTEBOOKS}
     files[README] = build_readme()
@@ -301,13 +183,54 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load_manifest(root: Path = ROOT) -> dict[str, str]:
-    p = root / "exercises" / MANIFEST
-    return json.loads(p.read_text()) if p.exists() else {}
+# ---------------------------------------------------------------- manifest and backups
+
+def load_manifest(root: Path | None = None) -> dict[str, str]:
+    p = _root(root) / "exercises" / MANIFEST
+    way_out = (f"Restore it with `git checkout -- exercises/{MANIFEST}` (nothing of yours is in it: it "
+               "only lists what `python -m course generate` last wrote).")
+    try:
+        text = p.read_text(errors="replace")
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise ExerciseError(f"cannot read {p}: {e.strerror}. {way_out}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ExerciseError(f"{p} is not valid JSON ({e.msg}, line {e.lineno}; a merge conflict?). "
+                            f"{way_out}") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                             for k, v in data.items()):
+        raise ExerciseError(f"{p} is not an object of file name -> hash. {way_out}")
+    return data
 
 
 def _save_manifest(manifest: dict, root: Path) -> None:
-    (root / "exercises" / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    _write(root / "exercises" / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically (a reader never sees half a notebook); a failure says what to do."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise ExerciseError(f"cannot write {path}: {e.strerror}. Make {path.parent} writable (e.g. "
+                            f"`chmod u+w {path.parent} {path}`) and run the command again.") from None
+
+
+def _check_writable(paths: list[Path]) -> None:
+    for p in paths:
+        target = p if p.exists() else p.parent
+        if not os.access(target, os.W_OK) or (p.exists() and not os.access(p.parent, os.W_OK)):
+            raise ExerciseError(f"{target} is read-only, so nothing was changed. Make it writable "
+                                f"(e.g. `chmod u+w {p.parent}`) and run the command again.")
 
 
 def _backup_dir(root: Path) -> Path:
@@ -319,19 +242,39 @@ def _backup_dir(root: Path) -> Path:
     return d
 
 
-def backup(path: Path, root: Path = ROOT, into: Path | None = None) -> Path:
-    """Move `path` into .backups/<timestamp>/<its path under root>; return the new location."""
+def backup(path: Path, root: Path | None = None, into: Path | None = None) -> Path:
+    """Copy `path` to .backups/<time>/<its path under root>; return the copy's path.
+
+    A copy, not a move: the learner's file stays in place until the new content is written over it."""
+    root = _root(root)
     dest = (into or _backup_dir(root)) / path.resolve().relative_to(root.resolve())
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+    except OSError as e:
+        _remove_orphan(dest)
+        raise ExerciseError(f"cannot back up {path} to {dest}: {e.strerror}; nothing was changed. "
+                            f"Make {root / '.backups'} writable and run the command again.") from None
     return dest
 
 
-def learner_modified(name: str, root: Path = ROOT, manifest: dict | None = None) -> bool:
+def _remove_orphan(dest: Path) -> None:
+    try:
+        dest.unlink(missing_ok=True)
+        for d in (dest.parent, *dest.parents):
+            if d.name == ".backups" or not d.is_dir() or any(d.iterdir()):
+                break
+            d.rmdir()
+    except OSError:
+        pass
+
+
+def learner_modified(name: str, root: Path | None = None, manifest: dict | None = None) -> bool:
     """True when exercises/<name> exists and is not what `generate` last wrote."""
+    root = _root(root)
     path = root / "exercises" / name
     manifest = load_manifest(root) if manifest is None else manifest
-    return path.exists() and sha(path.read_text()) != manifest.get(name)
+    return path.exists() and sha(_text(path)) != manifest.get(name)
 
 
 @dataclasses.dataclass
@@ -343,91 +286,121 @@ class Action:
     def __str__(self) -> str:
         text = {"created": "created", "updated": "regenerated", "unchanged": "up to date",
                 "kept": "NOT overwritten: it holds your changes (run `python -m course generate "
-                        "--backup` to move it to .backups/ and write a fresh one, or `python -m course "
+                        "--backup` to copy it to .backups/ and write a fresh one, or `python -m course "
                         "reset NN`)",
-                "replaced": f"regenerated; your version was moved to {self.backup}"}[self.action]
+                "replaced": f"regenerated; your version is saved in {self.backup}"}[self.action]
         return f"exercises/{self.file}: {text}"
 
 
-def generate(root: Path = ROOT, backup_modified: bool = False,
-             only: list[str] | None = None) -> list[Action]:
-    """Write exercises/ from solutions/; never overwrite learner edits silently (see module doc)."""
-    root = Path(root)
+def _replace_with_backup(path: Path, text: str, root: Path, into: Path | None, say: Say) -> Path:
+    """Back up `path`, say where, then write `text` over it; undo the backup if the write fails."""
+    saved = backup(path, root, into)
+    say(f"your version of {path.relative_to(root)} is saved in {saved}")
+    try:
+        _write(path, text)
+    except ExerciseError:
+        _remove_orphan(saved)
+        raise
+    return saved
+
+
+def generate(root: Path | None = None, backup_modified: bool = False, only: list[str] | None = None,
+             say: Say = print) -> list[Action]:
+    """Write exercises/ from solutions/; never overwrite learner edits without a backup."""
+    root = _root(root)
     manifest = load_manifest(root)
     files = generated_files(root)
     if only:
         files = {k: v for k, v in files.items() if k in only}
-    (root / "exercises").mkdir(exist_ok=True)
-    actions, into = [], None
+    ex_dir = root / "exercises"
+    try:
+        ex_dir.mkdir(exist_ok=True)
+    except OSError as e:
+        raise ExerciseError(f"cannot create {ex_dir}: {e.strerror}") from None
+    plan = []
     for name, text in files.items():
-        path = root / "exercises" / name
+        path = ex_dir / name
         if not path.exists():
-            act = Action(name, "created")
-        elif path.read_text() == text:
-            act = Action(name, "unchanged")
+            plan.append((name, text, "created"))
+        elif _text(path) == text:
+            plan.append((name, text, "unchanged"))
         elif not learner_modified(name, root, manifest):
-            act = Action(name, "updated")
-        elif backup_modified:
-            into = into or _backup_dir(root)
-            act = Action(name, "replaced", backup(path, root, into))
+            plan.append((name, text, "updated"))
         else:
+            plan.append((name, text, "replaced" if backup_modified else "kept"))
+    writes = [ex_dir / n for n, _, a in plan if a in ("created", "updated", "replaced")]
+    if writes:
+        _check_writable(writes + [ex_dir / MANIFEST])
+    actions, into = [], None
+    for name, text, act in plan:
+        path = ex_dir / name
+        if act == "kept":
             actions.append(Action(name, "kept"))
             continue
-        if act.action != "unchanged":
-            path.write_text(text)
+        saved = None
+        if act == "replaced":
+            into = into or _backup_dir(root)
+            saved = _replace_with_backup(path, text, root, into, say)
+        elif act != "unchanged":
+            _write(path, text)
         manifest[name] = sha(text)
-        actions.append(act)
+        actions.append(Action(name, act, saved))
     _save_manifest(manifest, root)
     return actions
 
 
-def reset(notebook: str, root: Path = ROOT) -> Action:
-    """A fresh exercises/<notebook>.ipynb; a learner's version goes to .backups/ first."""
-    root = Path(root)
+def reset(notebook: str, root: Path | None = None, say: Say = print) -> Action:
+    """A fresh exercises/<notebook>.ipynb; a learner's version is copied to .backups/ first."""
+    root = _root(root)
     nb = resolve_notebook(notebook)
     name = f"{nb}.ipynb"
-    text = build_exercise(nb, root)
-    path = root / "exercises" / name
-    if path.exists() and path.read_text() == text:
-        act = Action(name, "unchanged")
-    elif path.exists():
-        act = Action(name, "replaced", backup(path, root))
-        path.write_text(text)
-    else:
-        act = Action(name, "created")
-        path.write_text(text)
+    text = build_exercise(nb, root)          # validate everything before touching anything
     manifest = load_manifest(root)
+    path = root / "exercises" / name
+    if path.exists() and _text(path) == text:
+        act = Action(name, "unchanged")
+    else:
+        _check_writable([path, root / "exercises" / MANIFEST])
+        if path.exists():
+            act = Action(name, "replaced", _replace_with_backup(path, text, root, None, say))
+        else:
+            _write(path, text)
+            act = Action(name, "created")
     manifest[name] = sha(text)
     _save_manifest(manifest, root)
     return act
 
 
-def solution_code(notebook: str, ex_id: str | None = None, root: Path = ROOT) -> dict[str, str]:
+def solution_code(notebook: str, ex_id: str | None = None, root: Path | None = None) -> dict[str, str]:
     """{exercise id: its cell's solution code (markers removed)} for one notebook."""
+    root = _root(root)
     nb_name = resolve_notebook(notebook)
     if ex_id is not None and get(ex_id).notebook != nb_name:
         raise ExerciseError(f"exercise {ex_id} is in {get(ex_id).notebook}, not {nb_name}")
-    nb = _nbformat().read(Path(root) / "solutions" / f"{nb_name}.ipynb", as_version=4)
-    return {_exercise_of(c): _strip_markers(c.source) for c in nb.cells
-            if c.cell_type == "code" and _exercise_of(c) and ex_id in (None, _exercise_of(c))}
+    nb = _read_notebook(root / "solutions" / f"{nb_name}.ipynb")
+    return {exercise_of(c): _strip_markers(c.source) for c in nb.cells
+            if c.cell_type == "code" and exercise_of(c) and ex_id in (None, exercise_of(c))}
 
 
-def reveal(notebook: str, ex_id: str | None = None, root: Path = ROOT) -> tuple[list[str], Path | None]:
+def reveal(notebook: str, ex_id: str | None = None, root: Path | None = None,
+           say: Say = print) -> tuple[list[str], Path | None]:
     """Copy the solution of one exercise (or all of a notebook) into the learner's notebook.
 
     The learner's file is backed up to .backups/ first. Returns (exercise ids revealed, backup path).
     """
-    root = Path(root)
+    root = _root(root)
     nbf = _nbformat()
     nb_name = resolve_notebook(notebook)
     code = solution_code(nb_name, ex_id, root)
     path = root / "exercises" / f"{nb_name}.ipynb"
     if not path.exists():
-        reset(nb_name, root)
-    learner = nbf.read(path, as_version=4)
+        reset(nb_name, root, say)
+    learner = _read_notebook(path, f"`python -m course reveal {nb_name} --print` prints the solution; "
+                                   f"`python -m course reset {nb_name}` gives a fresh notebook (yours is "
+                                   "copied to .backups/ first).")
     done = []
     for cell in learner.cells:
-        cid = _exercise_of(cell)
+        cid = exercise_of(cell)
         if cell.cell_type == "code" and cid in code:
             cell.source = code[cid]
             cell.outputs = []
@@ -438,6 +411,6 @@ def reveal(notebook: str, ex_id: str | None = None, root: Path = ROOT) -> tuple[
         raise ExerciseError(f"{path}: no cell for {', '.join(missing)} (deleted?). Print the solution "
                             f"with `python -m course reveal {nb_name} {missing[0]} --print`, or "
                             f"`python -m course reset {nb_name}`.")
-    saved = backup(path, root)
-    path.write_text(nbf.writes(learner) + "\n")
+    _check_writable([path])
+    saved = _replace_with_backup(path, nbf.writes(learner) + "\n", root, None, say)
     return done, saved

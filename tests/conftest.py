@@ -7,12 +7,15 @@
   rounding: everything identical) or "gpu" (one-step fp8 differences at a tiny rate).
 * Inputs are made on the CPU from a seeded generator and then moved to kernels.tier.DEVICE, so the
   same seed gives the same values on both tiers.
+* Tests never read or write a learner's progress: unless the caller chose one (``make test`` does),
+  the session gets a progress file of its own, which nbval's kernels inherit too.
 """
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tempfile
 import zlib
 
 import pytest
@@ -21,7 +24,10 @@ import torch
 import kernels  # noqa: F401  (picks the tier before anything defines a @triton.jit kernel)
 from kernels import tier
 
-TIER = "cpu" if tier.INTERPRETED else "gpu"
+if not os.environ.get("COURSE_PROGRESS_FILE"):
+    os.environ["COURSE_PROGRESS_FILE"] = os.path.join(tempfile.mkdtemp(prefix="course-tests-"), "progress.json")
+
+TIER = "cpu" if tier.INTERPRETED else "gpu"   # the rule name kernels.compare.compare(tier=...) takes
 DEVICE = tier.DEVICE
 HAS_CUDA = torch.cuda.is_available()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

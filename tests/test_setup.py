@@ -41,3 +41,33 @@ def test_readme_leads_with_two_commands_and_ci_runs_the_test_command():
     for target in ("lab:", "test:"):
         assert re.search(rf"^{target} \$\(STAMP\)", mk, re.M), f"make {target} must set up .venv first"
     assert "-r requirements.txt" in mk
+
+
+def _recipe(target: str) -> str:
+    mk = (ROOT / "Makefile").read_text()
+    return mk[mk.index(f"\n{target}:"):].split("\n\n")[0]
+
+
+def test_lab_opens_the_repository_with_the_doctor_first():
+    lab = _recipe("lab")
+    assert "--ServerApp.root_dir=." in lab, "JupyterLab must be rooted at the repository (exercises/, results/)"
+    assert "default_url=/lab/tree/notebooks/00_environment_doctor.ipynb" in lab
+
+
+def test_lint_runs_before_the_test_command_in_ci_and_tools_are_pinned():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci.index("make lint") < ci.index("make test")
+    lint = _recipe("lint")
+    assert "ruff check" in lint and "nb check" in lint and "generate --check" in lint
+    names = {p.split("==")[0] for p in _pins((ROOT / "requirements.txt").read_text().splitlines())}
+    assert {"ruff", "pre-commit"} <= names
+    assert "[tool.ruff" in (ROOT / "pyproject.toml").read_text()
+    assert (ROOT / ".pre-commit-config.yaml").exists()
+
+
+def test_setup_leaves_nothing_untracked_and_clean_removes_build_artefacts():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "*.egg-info/" in ignored and ".venv/" in ignored
+    clean = _recipe("clean")
+    for what in ("$(VENV)", "*.egg-info", "build", "__pycache__"):
+        assert what in clean, f"make clean must remove {what}"
