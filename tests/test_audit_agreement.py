@@ -77,7 +77,7 @@ def test_first_wrapping_m_per_expression_matches_kernels_offsets(kernel, rows_ax
                 # never later. At multiples of 128 (of BLOCK_M) both must agree exactly.
                 tolerant = kernel == "packed" and step == 1 and want is not None
 
-                def agrees(got):
+                def agrees(got, want=want, tolerant=tolerant):
                     return got is not None and want - 8 < got <= want if tolerant else got == want
                 if e["name"] in SOURCE_TEXT:
                     got = lint.get(SOURCE_TEXT[e["name"]])

@@ -51,7 +51,8 @@ ODD = {
     "deep.py": "import triton\n@triton.jit\ndef k(x_ptr, n):\n    y = " + "(" * 60 + "n" + " * n)" * 60 + "\n"
                "    tl.store(x_ptr + y, 0)\n",
     "bad.py": "def (:\n",
-    "tabs.py": "import triton\n@triton.jit\ndef k(x_ptr, n):\n\tpid = tl.program_id(0)\n\ttl.store(x_ptr + pid * n, 0)\n",
+    "tabs.py": ("import triton\n@triton.jit\ndef k(x_ptr, n):\n\tpid = tl.program_id(0)\n"
+                "\ttl.store(x_ptr + pid * n, 0)\n"),
 }
 
 

@@ -247,7 +247,7 @@ class Launch:
     consts: dict = dataclasses.field(default_factory=dict)   # constexpr name -> value/expression
     vary: tuple | None = None                                # (name, step)
 
-    def merged(self, other: "Launch") -> "Launch":
+    def merged(self, other: Launch) -> Launch:
         """`other` wins where it says something."""
         return Launch({**self.bounds, **other.bounds}, other.grid if other.grid is not None else self.grid,
                       {**self.consts, **other.consts}, other.vary or self.vary)
@@ -643,7 +643,7 @@ def analyze_kernel(mod, fn, registry, launch: Launch, mode="audit", include_all=
 
     relevant = []
     for f in flags:
-        for vkey, (variant, found) in per_variant.items():
+        for variant, found in per_variant.values():
             flipped = tuple(sorted({**variant, f: not variant[f]}.items()))
             if fingerprint(found) != fingerprint(per_variant[flipped][1]):
                 relevant.append(f)
@@ -671,7 +671,7 @@ def analyze_kernel(mod, fn, registry, launch: Launch, mode="audit", include_all=
             findings.append(f)
     findings.sort(key=lambda f: (f.path, f.line, f.col, f.kind != "product", sorted(f.variant.items())))
     labels = sorted({tuple(sorted({f: v[f] for f in relevant}.items())) for v in variants})
-    return Kernel(mod.path, fn.name, fn.lineno + mod.line_offset, [dict(l) for l in labels], findings)
+    return Kernel(mod.path, fn.name, fn.lineno + mod.line_offset, [dict(label) for label in labels], findings)
 
 
 __all__ = ["Module", "Skipped", "Launch", "Finding", "Kernel", "BoundsError", "parse_module",

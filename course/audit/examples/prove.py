@@ -119,7 +119,7 @@ def main(argv=None) -> int:
         return 2
     import triton
     plan = []
-    for kernel, (verdict, first, bounds) in audit_thresholds().items():
+    for kernel, (verdict, first, _bounds) in audit_thresholds().items():
         if verdict == "wraps":
             plan += [(kernel, first - 1, "safe"), (kernel, first, "wraps")]
             plan.append((kernel + "_fixed", first, "safe (fixed)"))
