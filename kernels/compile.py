@@ -149,8 +149,9 @@ def _compile_here(archs, dtypes, path: str) -> list[Row]:
             unsupported = None
         except Exception as e:  # noqa: BLE001 -- Triton cannot target this arch at all
             unsupported = f"triton {triton.__version__} cannot compile for sm_{arch}: {_reason(e)}"
-        cap = divmod(arch, 10)
-        chosen, _ = fp8.choose(cap, path)
+        # auto: what a launch on that GPU would pick; a forced path is compiled as asked, so that
+        # the compiler (not kernels.fp8) says why the hardware path cannot build below sm_89
+        chosen = fp8.choose(divmod(arch, 10), "auto")[0] if path == "auto" else path
         for kernel, mode, fn, launcher, mode_consts in _modes():
             for dtype in dtypes:
                 if unsupported:
