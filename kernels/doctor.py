@@ -39,8 +39,8 @@ def demo_shape(free_bytes: int, dtype_bytes: int = 2) -> tuple[int, int] | None:
 def input_dtype(arch: int | None = None) -> tuple[torch.dtype, str]:
     """(dtype, why) for the live demos' input on this GPU (or compute capability `arch`, e.g. 75).
 
-    bf16 wherever Triton compiles every kernel mode with bf16 input for the target (kernels.compile;
-    below sm_80, which has no bf16 arithmetic, Triton converts bf16 with integer code); fp16
+    bf16 from sm_80 (native); below, bf16 if Triton compiles every kernel mode with bf16 input for
+    the target (kernels.compile, a few seconds; Triton converts bf16 with integer code there), fp16
     otherwise -- the overflow is the same, the offsets do not depend on the element type.
     """
     if arch is None:
@@ -48,14 +48,16 @@ def input_dtype(arch: int | None = None) -> tuple[torch.dtype, str]:
         if cap is None:
             return torch.bfloat16, "CPU tier: the interpreter handles bf16 (kernels convert it to fp32)"
         arch = cap[0] * 10 + cap[1]
+    if arch >= 80:
+        return torch.bfloat16, f"sm_{arch} has native bf16"
     from .compile import check, failures
     rows = check([arch], dtypes=("bf16",), jobs=1)
     bad = failures(rows)
     if bad:
         return torch.float16, (f"Triton cannot compile the kernels with bf16 input for sm_{arch} "
                                f"({bad[0].reason}); the demos use fp16, the overflow is the same")
-    why = "native bf16" if arch >= 80 else "no native bf16 before sm_80: Triton emulates the conversions"
-    return torch.bfloat16, f"every kernel mode compiles with bf16 input for sm_{arch} ({why})"
+    return torch.bfloat16, (f"sm_{arch} has no native bf16 (sm_80+), but every kernel mode compiles "
+                            "with bf16 input there (Triton converts bf16 with integer code)")
 
 
 def report() -> dict:
