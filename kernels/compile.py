@@ -19,8 +19,10 @@ compiled, so on the CPU tier :func:`check` runs itself in a child process with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import inspect
+import io
 import json
 import math
 import os
@@ -122,6 +124,22 @@ def _reason(e: BaseException) -> str:
     return text[:300]
 
 
+class CompileFailed(RuntimeError):
+    """Triton could not compile a kernel for a target; the message is the compiler's reason."""
+
+
+def _compile(src, target, options=None):
+    """triton.compile, with what Triton prints on a failure kept out of stdout and in the reason."""
+    import triton
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            return triton.compile(src, target=target, options=options)
+    except Exception as e:  # noqa: BLE001 -- any compiler failure is a result, with its reason
+        fatal = [ln.strip() for ln in out.getvalue().splitlines() if "fatal" in ln or "error :" in ln]
+        raise CompileFailed(fatal[0] if fatal else _reason(e)) from e
+
+
 def _probe_kernel():
     import triton
     import triton.language as tl
@@ -144,11 +162,11 @@ def _compile_here(archs, dtypes, path: str) -> list[Row]:
         target = GPUTarget("cuda", arch, 32)
         try:
             from triton.compiler import ASTSource
-            triton.compile(ASTSource(probe, {"src": "*fp32", "dst": "*fp32", "BLOCK": "constexpr"},
-                                     {"BLOCK": 128}), target=target)
+            _compile(ASTSource(probe, {"src": "*fp32", "dst": "*fp32", "BLOCK": "constexpr"},
+                               {"BLOCK": 128}), target)
             unsupported = None
-        except Exception as e:  # noqa: BLE001 -- Triton cannot target this arch at all
-            unsupported = f"triton {triton.__version__} cannot compile for sm_{arch}: {_reason(e)}"
+        except CompileFailed as e:  # Triton cannot target this arch at all
+            unsupported = f"triton {triton.__version__} cannot compile for sm_{arch}: {e}"
         # auto: what a launch on that GPU would pick; a forced path is compiled as asked, so that
         # the compiler (not kernels.fp8) says why the hardware path cannot build below sm_89
         chosen = fp8.choose(divmod(arch, 10), "auto")[0] if path == "auto" else path
@@ -165,10 +183,10 @@ def _compile_here(archs, dtypes, path: str) -> list[Row]:
                     consts["SOFTWARE_FP8"] = software
                 t0 = time.perf_counter()
                 try:
-                    triton.compile(_source(fn, values, ptrs, consts), target=target, options=options)
+                    _compile(_source(fn, values, ptrs, consts), target, options)
                     status, reason = "ok", ""
-                except Exception as e:  # noqa: BLE001 -- the compiler's reason is the result
-                    status, reason = "FAIL", _reason(e)
+                except CompileFailed as e:  # the compiler's reason is the result
+                    status, reason = "FAIL", str(e)
                 rows.append(Row(kernel, mode, dtype, arch, chosen, status, reason,
                                 round(time.perf_counter() - t0, 2)))
     return rows
@@ -210,7 +228,7 @@ def check(archs=DEFAULT_ARCHS, dtypes=tuple(DTYPES), path: str = "auto", jobs: i
         except subprocess.TimeoutExpired:
             p.kill()
             out, err = "", f"timed out after {timeout:.0f} s"
-        lines = [ln for ln in out.splitlines() if ln.startswith("[")]
+        lines = [ln for ln in out.splitlines() if ln.startswith("[{") or ln == "[]"]
         if lines:
             rows += [Row(**r) for r in json.loads(lines[-1])]
         else:
@@ -266,7 +284,7 @@ def main(argv=None) -> int:
                     help="parallel compile processes (default: one per CPU core)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    bad_arch = [x for x in a.arch if not 10 <= x <= 199]
+    bad_arch = [x for x in a.arch if not 10 <= x <= 999]
     if bad_arch:
         ap.error(f"--arch takes compute capabilities as two or three digits (75 = sm_75), got {bad_arch}")
     rows = check(a.arch, a.dtype, a.path, a.jobs)
