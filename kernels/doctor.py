@@ -35,7 +35,6 @@ def demo_shape(free_bytes: int, dtype_bytes: int = 2) -> tuple[int, int] | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
 def input_dtype(arch: int | None = None) -> tuple[torch.dtype, str]:
     """(dtype, why) for the live demos' input on this GPU (or compute capability `arch`, e.g. 75).
 
@@ -48,6 +47,11 @@ def input_dtype(arch: int | None = None) -> tuple[torch.dtype, str]:
         if cap is None:
             return torch.bfloat16, "CPU tier: the interpreter handles bf16 (kernels convert it to fp32)"
         arch = cap[0] * 10 + cap[1]
+    return _input_dtype(arch)
+
+
+@functools.lru_cache(maxsize=None)
+def _input_dtype(arch: int) -> tuple[torch.dtype, str]:
     if arch >= 80:
         return torch.bfloat16, f"sm_{arch} has native bf16"
     from .compile import check, failures
@@ -95,10 +99,11 @@ def report() -> dict:
     r["demo_shape"] = [m, n]
     r["live_demo"] = (f"fits: M = {m:,}, N = {n:,} ({dtype}) needs about {need / GIB:.1f} GiB of "
                       f"{free / GIB:.1f} GiB free")
-    with_neighbour = need + (NEIGHBOUR_GIB << 30)
+    # the silent-corruption demo runs at N = 4,096 with a 6 GiB buffer next to x (kernels.repro)
+    with_neighbour = demo_bytes(DEMO_M, DEMO_NS[-1], dtype.itemsize) + MARGIN + (NEIGHBOUR_GIB << 30)
     r["silent_corruption_demo"] = (
-        f"{'fits' if with_neighbour <= free else 'does not fit'}: a {NEIGHBOUR_GIB} GiB neighbour "
-        f"buffer as well needs about {with_neighbour / GIB:.1f} GiB")
+        f"{'fits' if with_neighbour <= free else 'does not fit'}: N = {DEMO_NS[-1]:,} and a "
+        f"{NEIGHBOUR_GIB} GiB neighbour buffer need about {with_neighbour / GIB:.1f} GiB")
     return r
 
 

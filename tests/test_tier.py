@@ -78,14 +78,16 @@ torch.cuda.is_available = lambda: True
 torch.cuda.get_device_capability = lambda device=None: cap
 torch.cuda.get_device_properties = lambda device=None: Props()
 torch.cuda.current_device = lambda: 0
+torch.cuda.mem_get_info = lambda device=None: (int(14.5 * 2**30), 15 * 2**30)   # a Colab T4
 import kernels
-from kernels import fp8, tier
+from kernels import doctor, fp8, tier
 out = {"kind": tier.KIND, "interpreted": tier.INTERPRETED}
 for c in json.loads(input()):
     cap = tuple(c)
     fp8._capability.cache_clear()
     out[str(c)] = {"describe": tier.describe(), "tier_path": tier.fp8_path(),
-                   "launch_path": fp8.choose(fp8.capability_of(torch.device("cuda", 0)))}
+                   "launch_path": fp8.choose(fp8.capability_of(torch.device("cuda", 0))),
+                   "doctor": doctor.report() if cap in ((7, 5), (9, 0)) else None}
 print(json.dumps(out))
 """
 
@@ -108,6 +110,15 @@ def test_every_cuda_gpu_gets_the_gpu_tier_with_the_right_fp8_path():
         assert f"sm_{cap[0]}{cap[1]}" in c["describe"] and f"fp8 conversion: {path}" in c["describe"]
         if path == "software":
             assert "no fp8 e4m3 conversion" in c["tier_path"][1]
+    # the doctor on a faked T4 (sm_75, 14.5 GiB free): GPU tier, software fp8, bf16 input (every
+    # kernel mode compiles with bf16 for sm_75 -- a real compile), the crash demo at M = 524,416
+    t4 = r[str([7, 5])]["doctor"]
+    assert t4["tier"] == "gpu" and t4["capability"] == "sm_75" and t4["fp8_path"] == "software"
+    assert t4["input_dtype"] == "bfloat16" and "compiles" in t4["input_dtype_why"], t4
+    assert t4["demo_shape"] == [524_416, 8_192] and t4["live_demo"].startswith("fits"), t4
+    assert t4["silent_corruption_demo"].startswith("fits"), t4
+    h = r[str([9, 0])]["doctor"]
+    assert h["fp8_path"] == "hardware" and h["input_dtype"] == "bfloat16" and "native" in h["input_dtype_why"]
 
 
 def test_forcing_the_path_by_environment(monkeypatch):
