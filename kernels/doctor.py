@@ -115,6 +115,10 @@ LABELS = (("summary", "tier"), ("gpu", "GPU"), ("capability", "compute capabilit
           ("triton", "triton"))
 
 
-def text(r: dict | None = None) -> str:
+def text(r: dict | None = None, versions: bool = True) -> str:
+    """The report as aligned lines; versions=False leaves out python/torch/triton (already shown
+    elsewhere, and they differ between machines)."""
     r = report() if r is None else r
-    return "\n".join(f"{label:<24} {r[key]}" for key, label in LABELS if r.get(key) is not None)
+    skip = () if versions else ("python", "torch", "triton")
+    return "\n".join(f"{label:<24} {r[key]}" for key, label in LABELS
+                     if r.get(key) is not None and key not in skip)
