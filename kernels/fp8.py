@@ -1,15 +1,17 @@
 """fp32 -> fp8 e4m3fn on every CUDA GPU: the hardware conversion where it exists, integer code elsewhere.
 
 The GPU instruction behind Triton's ``x.to(tl.float8e4nv)`` (PTX ``cvt.rn.satfinite.e4m3x2.f32``)
-exists from sm_89 (Ada, Hopper, Blackwell); Triton 3.6 refuses the type below that ("type fp8e4nv
-not supported in this architecture"), so on a T4 (sm_75), an A100 (sm_80) or an RTX 30xx (sm_86)
+exists from sm_89 (Ada, Hopper, Blackwell: CUDA's own cuda_fp8.hpp, shipped in
+triton/backends/nvidia/include, uses it only under ``__CUDA_ARCH__ >= 890`` and integer code
+below); Triton 3.6 refuses the type below that ("type fp8e4nv not supported in this architecture"), so on a T4 (sm_75), an A100 (sm_80) or an RTX 30xx (sm_86)
 the course's kernels would not even compile. :func:`e4m3fn_bits` computes the same byte with integer
 arithmetic on the fp32 bit pattern, and the kernels store it through a uint8 view of the output:
 
 * round to nearest, ties to even, on the 3 mantissa bits (a carry moves into the exponent);
 * subnormals (|x| < 2**-6) as k * 2**-9, k rounded to nearest even, so tiny values become +-0;
 * saturation: |x| >= 448, infinities included, gives +-448 (0x7E / 0xFE), as ``.satfinite`` does;
-* NaN gives 0x7F.
+* NaN gives 0x7F, whatever its sign (the H100 gave 0x7F for +NaN; scripts/gpu_fp8_proof.py checks
+  every NaN pattern of both signs against the hardware).
 
 The kernels clamp to +-448 before converting, so saturation never matters there; the encoder matches
 the hardware for every input anyway, and ``scripts/gpu_fp8_proof.py`` proves it on a GPU over every

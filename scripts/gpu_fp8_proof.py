@@ -57,9 +57,12 @@ def _both(x_ptr, hw_ptr, sw_ptr, n, BLOCK: tl.constexpr):
     tl.store(sw_ptr + offs, fp8.e4m3fn_bits(x), mask=ok)
 
 
-def encoder() -> dict:
-    ranges = [("|x| <= 480, +", 0, 0x43F00001, 0), ("|x| <= 480, -", 0, 0x43F00001, 1 << 31),
-              ("inf and NaN, +", 0x7F800000, 1 << 23, 0), ("inf and NaN, -", 0x7F800000, 1 << 23, 1 << 31)]
+# (name, first magnitude bit pattern, count, sign bit): 0x43F00000 is 480.0
+RANGES = [("|x| <= 480, +", 0, 0x43F00001, 0), ("|x| <= 480, -", 0, 0x43F00001, 1 << 31),
+          ("inf and NaN, +", 0x7F800000, 1 << 23, 0), ("inf and NaN, -", 0x7F800000, 1 << 23, 1 << 31)]
+
+
+def encoder(ranges=RANGES) -> dict:
     out, total, t0, ptx = [], 0, time.perf_counter(), ""
     block = 8192
     for name, start, n, sign in ranges:
@@ -79,8 +82,9 @@ def encoder() -> dict:
     ptx = [ln.strip() for ln in ptx.splitlines() if "cvt" in ln and "e4m3" in ln]
     return {"values": total, "mismatches": sum(r["mismatches"] for r in out), "ranges": out,
             "hardware_instruction": sorted(set(ln.split()[0] for ln in ptx)),
-            "special": {str(v): [int(h), int(s)] for v, h, s in
-                        zip(special.tolist(), hw.tolist(), sw.tolist())},
+            "special [fp32 bits, hardware code, software code]": [
+                [hex(b & 0xFFFFFFFF), h, w] for b, h, w in
+                zip(special.view(torch.int32).tolist(), hw.tolist(), sw.tolist())],
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
@@ -106,17 +110,29 @@ def _pair(launch, x) -> dict:
             "hardware_us": res["hardware_us"], "software_us": res["software_us"]}
 
 
+def _fast(launcher) -> dict:
+    """Skip the host-side input scan where the launcher has one: time the kernel, not the check."""
+    import inspect
+    return {"check_finite": False} if "check_finite" in inspect.signature(launcher).parameters else {}
+
+
 LAUNCHES = {
-    "colmajor int64 fp32 scales": lambda x: kernels.silu_mul_fp8_colmajor(x),
-    "colmajor int64 ue8m0 scales": lambda x: kernels.silu_mul_fp8_colmajor(x, use_ue8m0=True),
-    "packed int64 rows_axis 0": lambda x: kernels.silu_mul_fp8_packed(x, rows_axis=0),
+    "colmajor int64 fp32 scales": lambda x: kernels.silu_mul_fp8_colmajor(
+        x, **_fast(kernels.silu_mul_fp8_colmajor)),
+    "colmajor int64 ue8m0 scales": lambda x: kernels.silu_mul_fp8_colmajor(
+        x, use_ue8m0=True, **_fast(kernels.silu_mul_fp8_colmajor)),
+    "packed int64 rows_axis 0": lambda x: kernels.silu_mul_fp8_packed(
+        x, rows_axis=0, **_fast(kernels.silu_mul_fp8_packed)),
 }
 
 
 def _wide(m: int, dtype=torch.bfloat16) -> torch.Tensor:
+    """Magnitudes over many powers of two, so groups reach fp8's subnormal codes (fp16: a range
+    whose silu(gate) * up products stay finite)."""
     g = torch.Generator(device="cuda").manual_seed(1)
     x = torch.randn(m, N, device="cuda", generator=g)
-    e = torch.randint(-12, 13, (m, N), device="cuda", generator=g).float()
+    lo, hi = (-12, 13) if dtype == torch.bfloat16 else (-16, 5)
+    e = torch.randint(lo, hi, (m, N), device="cuda", generator=g).float()
     return (x * torch.exp2(e)).to(dtype)
 
 
@@ -149,7 +165,8 @@ def ptx_jit(archs=(75, 80, 86)) -> dict:
     def init_from_ptx(self):
         # metadata.arch is the compiled-for target ("sm80"); metadata.target is this device
         if self.module is None and getattr(self.metadata, "arch", None) != f"sm{native_arch}":
-            self.kernel = self.asm["ptx"].encode() + b"\0"   # cuModuleLoadData JIT-compiles PTX
+            ptx = self.asm["ptx"]
+            self.kernel = (ptx.encode() if isinstance(ptx, str) else ptx) + b"\0"   # driver JITs PTX
         return original(self)
 
     x = _wide(65_536)
@@ -223,11 +240,13 @@ def main() -> int:
         with open(path, "w") as f:
             json.dump(res, f, indent=2)
         print(f"{name}: {json.dumps(res[name])[:1500]}", flush=True)
-    ok = (res["encoder"].get("mismatches") == 0
-          and all(v.get("code_mismatches") == 0 and v.get("scale_byte_mismatches") == 0
-                  for part in ("kernels", "ptx_jit") for v in res[part].values()
-                  if isinstance(v, dict))
-          and isinstance(res["verdicts"], list)
+    def identical(part) -> bool:
+        return (isinstance(part, dict) and "error" not in part and len(part) > 0
+                and all(isinstance(v, dict) and v.get("code_mismatches") == 0
+                        and v.get("scale_byte_mismatches") == 0 for v in part.values()))
+
+    ok = (res["encoder"].get("mismatches") == 0 and identical(res["kernels"])
+          and identical(res["ptx_jit"]) and isinstance(res["verdicts"], list)
           and all(v["verdict"] == v["expected"] for v in res["verdicts"]))
     res["all_identical_and_verdicts_as_expected"] = ok
     with open(path, "w") as f:
