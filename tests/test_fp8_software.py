@@ -22,8 +22,8 @@ from kernels.reference import e4m3_value
 import triton
 import triton.language as tl
 
-pytestmark = pytest.mark.skipif(not tier.INTERPRETED, reason="CPU tier (the GPU proof is "
-                                "scripts/gpu_fp8_proof.py)")
+cpu_tier = pytest.mark.skipif(not tier.INTERPRETED, reason="CPU tier (on a GPU: the gpu test at the end "
+                              "and scripts/gpu_fp8_proof.py)")
 
 FP8 = torch.float8_e4m3fn
 BLOCK = 1 << 16
@@ -66,6 +66,7 @@ def assert_same(x, got, want, what):
 VALUES = torch.tensor([e4m3_value(c) for c in range(256)], dtype=torch.float32)
 
 
+@cpu_tier
 def test_every_fp8_code_encodes_to_itself():
     finite = ~VALUES.isnan()
     codes = torch.arange(256)
@@ -73,6 +74,7 @@ def test_every_fp8_code_encodes_to_itself():
     assert encode(VALUES[~finite]).tolist() == [0x7F, 0x7F]
 
 
+@cpu_tier
 def test_every_tie_and_one_ulp_either_side():
     lo = torch.arange(0, 126)                       # neighbours lo, lo + 1 up to 448
     mid = (VALUES[lo] + VALUES[lo + 1]) / 2        # exact in fp32
@@ -87,6 +89,7 @@ def test_every_tie_and_one_ulp_either_side():
     assert_same(x, got, torch_codes(x), "ties vs torch")
 
 
+@cpu_tier
 def test_subnormals_and_the_smallest_values():
     k = torch.arange(0, 9, dtype=torch.float32)
     x = torch.cat([k * 2.0 ** -9, (k[1:] - 0.5) * 2.0 ** -9, torch.tensor(
@@ -96,6 +99,7 @@ def test_subnormals_and_the_smallest_values():
     assert encode(torch.tensor([2.0 ** -10, 3 * 2.0 ** -10, 2.0 ** -10 + 2.0 ** -30])).tolist() == [0, 2, 1]
 
 
+@cpu_tier
 def test_saturation_infinities_nan_and_negative_zero():
     big = torch.tensor([448.0, 448.01, 455.99, 456.0, 463.99, 464.0, 464.01, 479.99, 480.0, 480.01,
                         512.0, 1e6, 3.0e38, math.inf])
@@ -106,6 +110,7 @@ def test_saturation_infinities_nan_and_negative_zero():
     assert encode(torch.tensor([0.0, -0.0])).tolist() == [0x00, 0x80]
 
 
+@cpu_tier
 def test_every_sign_exponent_and_top_mantissa_bits():
     # all 2**17 combinations of sign, exponent and the top 8 mantissa bits, each with 6 patterns of
     # the low 15 bits: 786,432 values, every one the encoder's rounding can tell apart
@@ -120,6 +125,7 @@ def test_every_sign_exponent_and_top_mantissa_bits():
     print(f"{x.numel():,} values, {int((~nan).sum()):,} finite or infinite: identical to torch")
 
 
+@cpu_tier
 def test_random_values():
     g = torch.Generator().manual_seed(11)
     x = torch.cat([torch.randn(100_000, generator=g) * 100, torch.randn(100_000, generator=g) * 1e-2,
@@ -143,6 +149,7 @@ CASES = ([("colmajor", dict(index=i, use_ue8m0=u)) for i in ("int32", "int64") f
          + [("packed", dict(index=i, rows_axis=a)) for i in ("int32", "int64") for a in (0, 1)])
 
 
+@cpu_tier
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
 @pytest.mark.parametrize("kernel, kw", CASES, ids=[f"{k}-{'-'.join(map(str, kw.values()))}"
                                                    for k, kw in CASES])
@@ -165,3 +172,24 @@ def test_kernels_software_equals_hardware_equals_reference(kernel, kw, dtype, mo
     # the inputs reach the subnormal codes (1..7) and zero, not only normal ones
     mag = codes[0] & 0x7F
     assert bool(((mag > 0) & (mag < 8)).any()) and bool((mag == 0).any())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kernel, kw", CASES, ids=[f"{k}-{'-'.join(map(str, kw.values()))}"
+                                                   for k, kw in CASES])
+def test_gpu_software_path_equals_hardware_path(kernel, kw, monkeypatch):
+    """Any GPU: the software path passes the GPU rule against the reference; sm_89+: it is also
+    bit-identical to the hardware path."""
+    from kernels.compare import check
+    x = _inputs(torch.bfloat16).cuda()
+    launch = kernels.silu_mul_fp8_colmajor if kernel == "colmajor" else kernels.silu_mul_fp8_packed
+    monkeypatch.setenv(fp8.ENV, "software")
+    q_sw, s_sw = launch(x, **kw)
+    report = check(kernel, x, q_sw, s_sw, use_ue8m0=kw.get("use_ue8m0", False))
+    assert report, str(report)
+    if torch.cuda.get_device_capability() < fp8.HARDWARE_SM:
+        return
+    monkeypatch.setenv(fp8.ENV, "hardware")
+    q_hw, s_hw = launch(x, **kw)
+    assert torch.equal(q_sw.view(torch.uint8), q_hw.view(torch.uint8))
+    assert torch.equal(s_sw, s_hw)
