@@ -89,7 +89,8 @@ def encoder(ranges=RANGES) -> dict:
 
 
 def _bits(t: torch.Tensor) -> torch.Tensor:
-    return t.contiguous().view(torch.uint8)
+    """The bytes of t in logical order (scales are MN-major views)."""
+    return t.reshape(-1).contiguous().view(torch.uint8)
 
 
 def _pair(launch, x) -> dict:
