@@ -124,11 +124,12 @@ def capability_of(device: torch.device) -> tuple[int, int] | None:
     return _capability(device.index if device.index is not None else torch.cuda.current_device())
 
 
-def kernel_output(q: torch.Tensor) -> tuple[torch.Tensor, bool]:
+def kernel_output(q: torch.Tensor, want: str | None = None) -> tuple[torch.Tensor, bool]:
     """(the tensor to pass as the kernel's fp8 output, SOFTWARE_FP8) for q's device.
 
-    The software path stores bytes, so it gets q viewed as uint8 (the pointer type must not name
-    fp8e4nv where Triton refuses it); the hardware path gets q itself.
+    want: "auto" | "hardware" | "software" (default: KERNELS_FP8_PATH, else auto), e.g. from a
+    launcher keyword. The software path stores bytes, so it gets q viewed as uint8 (the pointer type
+    must not name fp8e4nv where Triton refuses it); the hardware path gets q itself.
     """
-    path, _ = choose(capability_of(q.device))
+    path, _ = choose(capability_of(q.device), want)
     return (q.view(torch.uint8), True) if path == "software" else (q, False)
