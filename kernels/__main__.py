@@ -41,7 +41,10 @@ def main(argv=None) -> int:
     b.add_argument("--out", default="results/gpu")
 
     sub.add_parser("tier", help="which tier (GPU or CPU interpreter) this machine runs")
+    _add_compile_and_doctor(sub)
     a = ap.parse_args(argv)
+    if a.cmd in ("compile", "doctor"):
+        return _run_compile_or_doctor(a)
 
     if a.cmd == "overflow":
         from .offsets import analyze
@@ -73,6 +76,32 @@ def main(argv=None) -> int:
     from . import tier
     print(tier.describe())
     return 0
+
+
+def _add_compile_and_doctor(sub) -> None:
+    from .compile import DEFAULT_ARCHS, DTYPES
+    c = sub.add_parser("compile", help="compile every kernel and mode for GPU targets (no GPU needed)")
+    c.add_argument("--arch", type=int, nargs="+", default=list(DEFAULT_ARCHS),
+                   help="compute capabilities, two digits: 75 = sm_75 (T4), 80 = A100, 86 = RTX 30xx")
+    c.add_argument("--dtype", nargs="+", choices=tuple(DTYPES), default=list(DTYPES))
+    c.add_argument("--path", choices=("auto", "hardware", "software"), default="auto",
+                   help="fp8 conversion (auto: the GPU's own from sm_89, kernels.fp8's encoder below)")
+    c.add_argument("--jobs", type=int, default=None, help="parallel compile processes")
+    c.add_argument("--json", action="store_true")
+    d = sub.add_parser("doctor", help="GPU, compute capability, fp8 path, whether the live demos fit")
+    d.add_argument("--json", action="store_true")
+
+
+def _run_compile_or_doctor(a) -> int:
+    if a.cmd == "doctor":
+        from .doctor import report, text
+        r = report()
+        print(json.dumps(r, indent=2) if a.json else text(r))
+        return 0
+    from .compile import main as compile_main
+    argv = ["--arch", *map(str, a.arch), "--dtype", *a.dtype, "--path", a.path]
+    argv += ["--jobs", str(a.jobs)] if a.jobs else []
+    return compile_main(argv + (["--json"] if a.json else []))
 
 
 if __name__ == "__main__":

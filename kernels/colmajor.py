@@ -12,7 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
-from . import validate
+from . import fp8, validate
 from .reference import FP8, FP8_MAX, GROUP, mn_major
 
 
@@ -31,6 +31,7 @@ def silu_mul_fp8_colmajor_kernel(
     GROUPS: tl.constexpr,     # 128-column groups per program
     USE_UE8M0: tl.constexpr,  # round each scale up to a power of two
     INDEX_64: tl.constexpr,   # False = the bug as shipped (int32 offsets), True = the fix
+    SOFTWARE_FP8: tl.constexpr = False,  # integer fp8 encoder, q_ptr a uint8 view (kernels.fp8)
 ):
     BLOCK_N: tl.constexpr = GROUPS * 128
     # A 1-D grid of tiles, column blocks fastest: programs that run together read neighbouring
@@ -63,8 +64,8 @@ def silu_mul_fp8_colmajor_kernel(
     if USE_UE8M0:
         scale = tl.exp2(tl.ceil(tl.log2(scale)))
     q = tl.minimum(tl.maximum(y / scale[:, :, None], -448.0), 448.0)
-    q = tl.reshape(q, (BLOCK_M, BLOCK_N)).to(q_ptr.dtype.element_ty)
-    tl.store(q_blk + rows[:, None] * half + cols[None, :], q, mask=row_ok[:, None])
+    q = tl.reshape(q, (BLOCK_M, BLOCK_N))
+    fp8.store_e4m3(q_blk + rows[:, None] * half + cols[None, :], q, row_ok[:, None], SOFTWARE_FP8)
 
     groups = pid_n * GROUPS + tl.arange(0, GROUPS)
     s_offs = groups[None, :] * s_stride + (row0 + rows)[:, None]   # S1: column-major
@@ -114,8 +115,9 @@ def silu_mul_fp8_colmajor(
     if not unsafe_skip_launch_checks:
         validate.check_launch("colmajor", m, n, index, 0, block_m, gpp)
     grid = (triton.cdiv(m, block_m) * (g // gpp),)
+    q_arg, software_fp8 = fp8.kernel_output(q)  # fp8 path for this GPU (kernels.fp8)
     silu_mul_fp8_colmajor_kernel[grid](
-        x, q, scales, m, n, n // 2, scales.stride(1), eps, g // gpp,
+        x, q_arg, scales, m, n, n // 2, scales.stride(1), eps, g // gpp,
         BLOCK_M=block_m, GROUPS=gpp, USE_UE8M0=use_ue8m0, INDEX_64=index == "int64",
-        num_warps=num_warps)
+        SOFTWARE_FP8=software_fp8, num_warps=num_warps)
     return q, scales

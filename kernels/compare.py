@@ -49,7 +49,7 @@ class Report:
     max_scale_ulp: int = 0
 
     def __str__(self) -> str:
-        return ("✅ " if self.ok else "❌ ") + self.message
+        return _tier.raw_notice() + ("✅ " if self.ok else "❌ ") + self.message
 
     def __bool__(self) -> bool:
         return self.ok

@@ -11,7 +11,7 @@ import torch
 import triton
 import triton.language as tl
 
-from . import validate
+from . import fp8, validate
 from .reference import FP8, GROUP, mn_major
 
 
@@ -29,6 +29,7 @@ def silu_mul_fp8_packed_kernel(
     BLOCK_M: tl.constexpr,      # rows per program
     ROWS_ON_AXIS0: tl.constexpr,  # False = upstream 2-D grid (words, row blocks): axis 1 <= 65,535
     INDEX_64: tl.constexpr,     # False = the bug as shipped (int32 offsets), True = the fix
+    SOFTWARE_FP8: tl.constexpr = False,  # integer fp8 encoder, q_ptr a uint8 view (kernels.fp8)
 ):
     if ROWS_ON_AXIS0:
         # The fixed grid is 1-D (limit 2**31 - 1), words fastest so that programs running together
@@ -62,8 +63,7 @@ def silu_mul_fp8_packed_kernel(
         scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / 448.0, 1e-10)
         e = tl.ceil(tl.log2(scale_raw))
         q = tl.minimum(tl.maximum(y / tl.exp2(e)[:, None], -448.0), 448.0)
-        tl.store(q_ptr + q_row[:, None] + gid * 128 + k[None, :],
-                 q.to(q_ptr.dtype.element_ty), mask=mask)
+        fp8.store_e4m3(q_ptr + q_row[:, None] + gid * 128 + k[None, :], q, mask, SOFTWARE_FP8)
         byte = tl.minimum(tl.maximum(e + 127.0, 0.0), 255.0).to(tl.int32)
         packed = packed | (tl.where(live, byte, 0) << (8 * j))
     tl.store(s_ptr + pid_p * s_stride + rows, packed, mask=row_ok)   # P3
@@ -104,8 +104,9 @@ def silu_mul_fp8_packed(
         validate.check_launch("packed", m, n, index, rows_axis, block_m)
     blocks = triton.cdiv(m, block_m)
     grid = (blocks * p,) if rows_axis == 0 else (p, blocks)
+    q_arg, software_fp8 = fp8.kernel_output(q)  # fp8 path for this GPU (kernels.fp8)
     silu_mul_fp8_packed_kernel[grid](
-        x, q, scales, m, n, n // 2, g, scales.stride(1), p,
+        x, q_arg, scales, m, n, n // 2, g, scales.stride(1), p,
         BLOCK_M=block_m, ROWS_ON_AXIS0=rows_axis == 0, INDEX_64=index == "int64",
-        num_warps=num_warps, num_stages=2)
+        SOFTWARE_FP8=software_fp8, num_warps=num_warps, num_stages=2)
     return q, scales

@@ -43,17 +43,21 @@ def _child(a: argparse.Namespace) -> dict:
     from kernels.compare import compare
     from kernels.reference import gpu_envelope
     dev = torch.cuda.get_device_name(0)
+    from kernels import doctor, fp8  # fp8 path and input dtype for this GPU (KERNELS_FP8_PATH forces)
+    path, (dtype, dtype_why) = fp8.choose(fp8.capability_of(torch.device("cuda")))[0], doctor.input_dtype()
     gen = torch.Generator(device="cuda").manual_seed(a.seed)
     neighbour = None
     if a.neighbour == "before":  # a live buffer allocated before x (see "no crash != correct")
         neighbour = torch.full((a.neighbour_gib << 29,), 1.0, device="cuda", dtype=torch.bfloat16)
-    x = torch.randn(a.M, a.N, device="cuda", dtype=torch.bfloat16, generator=gen)
+    x = torch.randn(a.M, a.N, device="cuda", dtype=dtype, generator=gen)
+    layout = {"fp8_path": path, "input": str(dtype).replace("torch.", "")}
+    if dtype != torch.bfloat16:
+        layout["input_why"] = dtype_why
     if a.neighbour == "after":
         neighbour = torch.full((a.neighbour_gib << 29,), 1.0, device="cuda", dtype=torch.bfloat16)
-    layout = {}
     if neighbour is not None:
-        layout = {"neighbour": a.neighbour, "neighbour_gib": a.neighbour_gib,
-                  "neighbour_minus_x_gib": round((neighbour.data_ptr() - x.data_ptr()) / 2**30, 3)}
+        layout |= {"neighbour": a.neighbour, "neighbour_gib": a.neighbour_gib,
+                   "neighbour_minus_x_gib": round((neighbour.data_ptr() - x.data_ptr()) / 2**30, 3)}
     kw = dict(index=a.index, check_finite=False, unsafe_skip_launch_checks=True)
     try:
         t0 = time.perf_counter()
@@ -119,6 +123,8 @@ def one_line(r: dict) -> str:
     grid = f", rows on axis {r['rows_axis']}" if r["kernel"] == "packed" else ""
     head = f"{r['kernel']} index={r['index']}{grid}, M={r['M']:,} N={r['N']:,}"
     where = f" on {r['device']}" if r.get("device") else ""
+    where += " (software fp8)" if r.get("fp8_path") == "software" else ""
+    where += f" (input {r['input']}: {r['input_why']})" if r.get("input_why") else ""
     return f"{head}{where}: {r['verdict'].upper()} -- {r.get('detail', '')} [exit {r['exit']}, {r['wall_s']} s]"
 
 
