@@ -238,6 +238,19 @@ def test_learner_exception_is_a_diagnosis_not_a_crash(capsys):
     assert not res and "ZeroDivisionError" in out and "largest_offset" in out
 
 
+def test_verdicts_announce_the_raw_interpreter(monkeypatch, capsys):
+    # KERNELS_RAW_INTERPRETER=1 makes correct code differ from the references: every verdict says so
+    from kernels import tier
+    def largest_offset(M, N, block_m=8):
+        return M * N // 0
+    monkeypatch.setattr(tier, "RAW_INTERPRETER", True)
+    checks.check_largest_offset(largest_offset)
+    assert "KERNELS_RAW_INTERPRETER=1" in capsys.readouterr().out
+    monkeypatch.setattr(tier, "RAW_INTERPRETER", False)
+    checks.check_largest_offset(largest_offset)
+    assert "KERNELS_RAW_INTERPRETER" not in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------- generated files in sync
 
 def _committed(rel: str) -> str | None:
