@@ -58,12 +58,12 @@ def round_up(v: int, m: int) -> int:
     return (v + m - 1) // m * m
 
 
-def mn_major(rows: int, cols: int, dtype: torch.dtype, device, *, zeros: bool = False) -> torch.Tensor:
+def mn_major(rows: int, cols: int, dtype: torch.dtype, device, *, zeros: bool = True) -> torch.Tensor:
     """A [rows, cols] tensor with strides (1, round_up(rows, 4)): DeepGEMM's TMA-aligned layout.
 
-    Allocated with torch.empty (no memset kernel): the kernels write every element of the buffer,
-    the padding rows rows .. round_up(rows, 4) - 1 of each column included (with 0). zeros=True
-    (the references) fills the whole buffer with 0 instead.
+    zeros=True (default): the whole buffer is 0, padding rows rows .. round_up(rows, 4) - 1 included.
+    zeros=False (the launchers): torch.empty, no memset kernel -- the kernels write every element
+    of the buffer themselves, the padding rows with 0.
     """
     aligned = round_up(rows, 4)
     buf = (torch.zeros if zeros else torch.empty)(cols, aligned, dtype=dtype, device=device)
@@ -140,7 +140,7 @@ def silu_mul_fp8_colmajor_ref(x: torch.Tensor, use_ue8m0: bool = False, eps: flo
         scale = ue8m0(scale)
     # dividing by a power of two is exact on the GPU too: no division slack for UE8M0 scales
     q = _quantize(y, scale, 0 if use_ue8m0 else _slack[1]).view(m, n // 2)
-    scales = mn_major(m, scale.shape[1], torch.float32, x.device, zeros=True)
+    scales = mn_major(m, scale.shape[1], torch.float32, x.device)
     scales.copy_(scale)
     return q, scales
 
@@ -182,7 +182,7 @@ def silu_mul_fp8_packed_ref(x: torch.Tensor, _slack: tuple[int, int] = (0, 0)):
         scale_raw = scale_raw * (1.0 + _slack[1] * DIV_SLACK)
     e = torch.ceil(torch.log2(scale_raw.clamp_min(PACKED_EPS)))
     q = _quantize(y, torch.exp2(e)).view(m, n // 2)  # power-of-two scale: exact everywhere
-    packed = mn_major(m, (g + 3) // 4, torch.int32, x.device, zeros=True)
+    packed = mn_major(m, (g + 3) // 4, torch.int32, x.device)
     packed.copy_(pack_exponents((e + UE8M0_BIAS).clamp(0, 255)))
     return q, packed
 
