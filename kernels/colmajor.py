@@ -26,6 +26,7 @@ FP8_MAX = tl.constexpr(R.FP8_MAX)
 GROUP = tl.constexpr(R.GROUP)
 DEFAULT_GROUPS_PER_PROGRAM = 8   # None: the largest power of two <= 8 that divides N/256
 
+
 @triton.jit
 def silu_mul_fp8_colmajor_kernel(
     x_ptr,              # *T   input [M, N], row-major; gate = columns [0, N/2), up = [N/2, N)

@@ -25,8 +25,9 @@ from . import reference as R
 FP8_MAX = tl.constexpr(R.FP8_MAX)
 GROUP = tl.constexpr(R.GROUP)
 PACKED_EPS = tl.constexpr(R.PACKED_EPS)
-UE8M0_BIAS = tl.constexpr(127.0)     # the fp32 exponent bias: byte = e + 127
+UE8M0_BIAS = tl.constexpr(float(R.UE8M0_BIAS))   # the biased exponent byte is e + 127
 GROUPS_PER_WORD = tl.constexpr(offsets.GROUPS_PER_WORD)
+
 
 @triton.jit
 def silu_mul_fp8_packed_kernel(
