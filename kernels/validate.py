@@ -254,9 +254,9 @@ def check_launch(kernel: str, m: int, n: int, index: str, rows_axis: int, block_
             f"{e['as_computed']:,}.{first} Use index='int64' (the fix), or {UNSAFE_HINT}.")
     if not a.grid["ok"]:
         axis = next(i for i, (s, lim) in enumerate(zip(a.grid["size"], a.grid["limits"])) if s > lim)
-        fix = "use rows_axis=0 (the fix)" if axis else "use a larger block_m"
+        fix = "Use rows_axis=0 (the fix)" if axis else "Use a larger block_m"
         raise GridLimitError(
             f"{kernel} with rows on grid axis {rows_axis} needs grid {tuple(a.grid['size'])}: axis "
             f"{axis} = {a.grid['size'][axis]:,} exceeds CUDA's limit of {a.grid['limits'][axis]:,} "
-            f"(first failing M = {a.grid['first_bad_M']:,}). To launch: {fix}, or {UNSAFE_HINT}.")
+            f"(first failing M = {a.grid['first_bad_M']:,}). {fix}, or {UNSAFE_HINT}.")
     return a
