@@ -55,6 +55,11 @@ def wrap_int32(v: int) -> int:
     return (v + 2**31) % 2**32 - 2**31
 
 
+def wrap_int64(v: int) -> int:
+    """What an int64 register holds after computing v."""
+    return (v + 2**63) % 2**64 - 2**63
+
+
 def moe_workspace_rows(tokens_per_rank: int, dp_ranks: int, topk: int, local_experts: int,
                        align: int = ALIGN) -> int:
     """vLLM's worst-case M_sum (compute_aligned_M when per-expert counts are unknown).
@@ -303,7 +308,7 @@ def analyze(kernel: str, m: int, n: int, index: str = "int64", rows_axis: int = 
         v = e.value(m, n, block_m)
         first = first_bad_m(kernel, e.name, n, block_m) if typ == "i32" else None
         exprs.append({"name": e.name, "text": e.text, "type": typ, "max": v, "fits": v <= limit,
-                      "as_computed": wrap_int32(v) if typ == "i32" else v,
+                      "as_computed": wrap_int32(v) if typ == "i32" else wrap_int64(v),
                       "first_bad_M": first,
                       "first_bad_M_aligned": (first_bad_m(kernel, e.name, n, block_m, ALIGN)
                                               if first else None)})

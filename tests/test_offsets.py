@@ -261,7 +261,7 @@ def test_verdict_is_derived_from_the_table(args):
     for e in a.exprs:   # each row is internally consistent
         limit = INT32_MAX if e["type"] == "i32" else 2**63 - 1
         assert e["fits"] == (e["max"] <= limit)
-        assert e["as_computed"] == (as_int32(e["max"]) if e["type"] == "i32" else e["max"])
+        assert e["as_computed"] == (as_int32(e["max"]) if e["type"] == "i32" else e["max"])  # < 2**63
     assert a.grid["ok"] == all(s <= lim for s, lim in zip(a.grid["size"], a.grid["limits"]))
 
 
@@ -507,3 +507,13 @@ def test_cli_repro_without_gpu(cli):
     assert "NO-GPU" in out, out + err
     assert "colmajor index=int64, M=524,416 N=4,096" in out
     assert rc == 6
+
+
+@pytest.mark.parametrize("kernel,index,axis", [("colmajor", "int64", 0), ("colmajor", "int32", 0),
+                                               ("packed", "int64", 0), ("packed", "int64", 1),
+                                               ("packed", "int32", 0)])
+@pytest.mark.parametrize("block_m", [8, 128])
+def test_absurd_m_is_never_safe(kernel, index, axis, block_m):
+    # the issue: M = 10**12 was called safe. Every grid runs out first (or an offset wraps)
+    a = analyze(kernel, 10**12, 4096, index, axis, block_m, 1)
+    assert not a.safe and a.problems
