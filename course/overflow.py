@@ -2,8 +2,6 @@
 """
 from __future__ import annotations
 
-import inspect
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,8 +44,8 @@ def tiles_per_row_block(kernel: str, N: int) -> int:
     """Programs per row block in the course's default 1-D tile grid (column blocks / packed words)."""
     g = N // 2 // GROUP
     if kernel == "colmajor":
-        gpp = inspect.signature(kernels.silu_mul_fp8_colmajor).parameters["groups_per_program"].default
-        return g // math.gcd(g, gpp)
+        gpp = kernels.validate.check_groups_per_program(None, g, kernels.colmajor.DEFAULT_GROUPS_PER_PROGRAM)
+        return g // gpp
     return -(-g // 4)
 
 

@@ -1,81 +1,194 @@
-"""Command line: ``python -m kernels {overflow,repro,tier}`` (``--help`` on each)."""
+"""Command line: ``python -m kernels {overflow,repro,bench,tier}`` (``--help`` on each).
+
+Defaults are the launchers' defaults (the fixed kernels: index int64, rows on grid axis 0, the
+default tile). ``--upstream`` selects the upstream variants instead: int32 offsets and, for the
+packed kernel, upstream's (words, row blocks) grid. Every argument is checked before anything runs;
+a bad one is an argparse error (exit 2), never a traceback.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+
+# ------------------------------------------------------------------------------- argument types
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text, 10)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return v
+
+
+def columns(text: str) -> int:
+    try:
+        v = int(text, 10)
+    except ValueError:
+        v = 0
+    if v < 256 or v % 256:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive multiple of 256 (gate and up halves of whole 128-column groups), "
+            f"got {text!r}")
+    return v
+
+
+def power_of_two(hi: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text, 10)
+        except ValueError:
+            v = 0
+        if not 1 <= v <= hi or v & (v - 1):
+            raise argparse.ArgumentTypeError(f"must be a power of two in [1, {hi}], got {text!r}")
+        return v
+    return parse
+
+
+def seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return v
+
+
+def _launch_options(p: argparse.ArgumentParser, kernels: tuple[str, ...], default_kernel: str) -> None:
+    """The options overflow and repro share: the launch being analysed or run."""
+    from .validate import BLOCK_M_MAX, GROUPS_PER_PROGRAM_MAX, NUM_WARPS_MAX
+    p.add_argument("--M", type=positive_int, default=524_416, help="rows (default 524,416)")
+    p.add_argument("--N", type=columns, default=4_096, help="input columns, gate + up (default 4,096)")
+    p.add_argument("--kernel", choices=kernels, default=default_kernel)
+    p.add_argument("--upstream", action="store_true",
+                   help="upstream's variants: --index int32 and, packed, --rows-axis 1")
+    p.add_argument("--index", choices=("int32", "int64"), default=None,
+                   help="int64 = the fix (default), int32 = upstream before the fix")
+    p.add_argument("--rows-axis", type=int, choices=(0, 1), default=None,
+                   help="packed kernel's grid: 0 = the course's fix (default), 1 = upstream")
+    p.add_argument("--block-m", type=power_of_two(BLOCK_M_MAX), default=None,
+                   help="rows per program (default: the launcher's)")
+    p.add_argument("--groups-per-program", type=power_of_two(GROUPS_PER_PROGRAM_MAX), default=None,
+                   help="colmajor: groups per program, must divide N/256 (default: the launcher's)")
+    p.add_argument("--num-warps", type=power_of_two(NUM_WARPS_MAX), default=None,
+                   help="warps per program (default: the launcher's)")
+    p.add_argument("--json", action="store_true")
+
+
+def _resolve(ap: argparse.ArgumentParser, a: argparse.Namespace, kernel: str) -> dict:
+    """The launch configuration of one kernel, resolved exactly as the launcher resolves it."""
+    import inspect
+
+    import kernels
+    from . import validate
+    if a.upstream and (a.index == "int64" or a.rows_axis == 0):
+        ap.error("--upstream means --index int32 and --rows-axis 1: drop the conflicting option")
+    index = "int32" if a.upstream else (a.index or "int64")
+    axis = a.rows_axis if a.rows_axis is not None else (1 if a.upstream else 0)
+    fn = kernels.silu_mul_fp8_colmajor if kernel == "colmajor" else kernels.silu_mul_fp8_packed
+    defaults = {k: v.default for k, v in inspect.signature(fn).parameters.items()}
+    cfg = {"index": index, "block_m": a.block_m or defaults["block_m"],
+           "num_warps": a.num_warps or defaults["num_warps"]}
+    if kernel == "colmajor":
+        if a.rows_axis == 1:
+            ap.error("the colmajor kernel always puts rows on grid axis 0 (--rows-axis 1 is packed only)")
+        from .colmajor import DEFAULT_GROUPS_PER_PROGRAM
+        try:
+            cfg["groups_per_program"] = validate.check_groups_per_program(
+                a.groups_per_program, a.N // 256, DEFAULT_GROUPS_PER_PROGRAM)
+        except validate.KernelInputError as e:
+            ap.error(f"argument --groups-per-program: {e}")
+        cfg["rows_axis"] = 0
+    else:
+        cfg["rows_axis"] = axis
+        cfg["groups_per_program"] = 1
+    return cfg
+
+
+# ------------------------------------------------------------------------------- subcommands
+
+
+def overflow(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
+    from .offsets import analyze
+    names = ("colmajor", "packed") if a.kernel == "both" else (a.kernel,)
+    res = []
+    for k in names:
+        c = _resolve(ap, a, k)
+        res.append(analyze(k, a.M, a.N, c["index"], c["rows_axis"], c["block_m"],
+                           c["groups_per_program"]))
+    if a.json:
+        print(json.dumps([json.loads(x.to_json()) for x in res], indent=2))
+    else:
+        print("\n\n".join(x.table() for x in res))
+    return 0
+
+
+def repro(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
+    from .repro import one_line, run
+    c = _resolve(ap, a, a.kernel)
+    res = run(a.kernel, a.M, a.N, c["index"], c["rows_axis"], a.seed, a.timeout,
+              block_m=c["block_m"], groups_per_program=c["groups_per_program"],
+              num_warps=c["num_warps"])
+    print(json.dumps(res) if a.json else one_line(res))
+    return res["exit"]
+
+
+def bench(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
+    import torch
+    if not torch.cuda.is_available():
+        print("bench needs a CUDA GPU; recorded results: results/gpu/bench.json")
+        return 6
+    from .bench import run as run_bench
+    res = run_bench(a.quick, a.sweep, a.out, not a.no_compile)
+    for r in res["records"]:
+        print(f"{r['name']:<34} M={r['M']:>9,} N={r['N']:>6,} " +
+              (f"{r['us']:>10,.1f} us {r['tbps']:>6.3f} TB/s" if "us" in r else r["error"]))
+    print(f"{res['device']}, {res['date']}, torch {res['torch']}, triton {res['triton']} -> {a.out}")
+    return 0
+
+
+def tier_(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
+    from . import tier
+    print(tier.describe())
+    return 0
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kernels", description=__doc__)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap = argparse.ArgumentParser(prog="python -m kernels", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="{overflow,repro,bench,tier,compile,doctor}")
 
     o = sub.add_parser("overflow", help="offset and grid analysis of one launch (no GPU needed)")
-    o.add_argument("--M", type=int, default=524_416)
-    o.add_argument("--N", type=int, default=4_096)
-    o.add_argument("--kernel", choices=("colmajor", "packed", "both"), default="both")
-    o.add_argument("--index", choices=("int32", "int64"), default="int32",
-                   help="int32 = the upstream kernels before the fix (default), int64 = fixed")
-    o.add_argument("--rows-axis", type=int, choices=(0, 1), default=1,
-                   help="packed kernel's grid: 1 = upstream (default), 0 = the course's fix")
-    o.add_argument("--block-m", type=int, default=8)
-    o.add_argument("--groups-per-program", type=int, default=8,
-                   help="colmajor only: groups per tile of the course's 1-D grid (grid size only)")
-    o.add_argument("--json", action="store_true")
+    _launch_options(o, ("colmajor", "packed", "both"), "both")
+    o.set_defaults(run=overflow)
 
     r = sub.add_parser("repro", help="one full-size GPU launch in a child process, one-line verdict")
-    r.add_argument("--M", type=int, default=524_416)
-    r.add_argument("--N", type=int, default=4_096)
-    r.add_argument("--kernel", choices=("colmajor", "packed"), default="colmajor")
-    r.add_argument("--index", choices=("int32", "int64"), default="int32")
-    r.add_argument("--rows-axis", type=int, choices=(0, 1), default=1,
-                   help="packed kernel only: 1 = upstream grid (default), 0 = fixed grid")
+    _launch_options(r, ("colmajor", "packed"), "colmajor")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--timeout", type=float, default=300.0)
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--timeout", type=seconds, default=300.0, help="seconds (default 300)")
+    r.set_defaults(run=repro)
 
     b = sub.add_parser("bench", help="GPU benchmark: course kernels vs PyTorch, torch.compile, copy")
     b.add_argument("--quick", action="store_true", help="only the headline shape")
     b.add_argument("--sweep", action="store_true", help="also sweep block sizes and warps")
     b.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to build)")
     b.add_argument("--out", default="results/gpu")
+    b.set_defaults(run=bench)
 
-    sub.add_parser("tier", help="which tier (GPU or CPU interpreter) this machine runs")
+    t = sub.add_parser("tier", help="which tier (GPU or CPU interpreter) this machine runs")
+    t.set_defaults(run=tier_)
+
     _add_compile_and_doctor(sub)
     a = ap.parse_args(argv)
     if a.cmd in ("compile", "doctor"):
         return _run_compile_or_doctor(a)
-
-    if a.cmd == "overflow":
-        from .offsets import analyze
-        names = ("colmajor", "packed") if a.kernel == "both" else (a.kernel,)
-        res = [analyze(k, a.M, a.N, a.index, a.rows_axis if k == "packed" else 0, a.block_m,
-                       a.groups_per_program if k == "colmajor" else 1) for k in names]
-        if a.json:
-            print(json.dumps([json.loads(x.to_json()) for x in res], indent=2))
-        else:
-            print("\n\n".join(x.table() for x in res))
-        return 0
-    if a.cmd == "repro":
-        from .repro import one_line, run
-        res = run(a.kernel, a.M, a.N, a.index, a.rows_axis, a.seed, a.timeout)
-        print(json.dumps(res) if a.json else one_line(res))
-        return res["exit"]
-    if a.cmd == "bench":
-        import torch
-        if not torch.cuda.is_available():
-            print("bench needs a CUDA GPU; recorded results: results/gpu/bench.json")
-            return 6
-        from .bench import run as bench
-        res = bench(a.quick, a.sweep, a.out, not a.no_compile)
-        for r in res["records"]:
-            print(f"{r['name']:<34} M={r['M']:>9,} N={r['N']:>6,} " +
-                  (f"{r['us']:>10,.1f} us {r['tbps']:>6.3f} TB/s" if "us" in r else r["error"]))
-        print(f"{res['device']}, {res['date']}, torch {res['torch']}, triton {res['triton']} -> {a.out}")
-        return 0
-    from . import tier
-    print(tier.describe())
-    return 0
+    # each subcommand's own parser reports its argument errors
+    return a.run(sub.choices[a.cmd], a)
 
 
 def _add_compile_and_doctor(sub) -> None:

@@ -3,17 +3,28 @@
 The Hopper path of a DeepGEMM MoE: its output feeds the second grouped GEMM, which wants one fp32
 scale per (row, 128 columns), stored column-major (the M scales of a group contiguous) with the
 column stride a multiple of 4 (TMA alignment). Semantics: kernels.reference (colmajor path).
+Measured speed: results/gpu/ (bench*.json), explained in lesson 09.
+
+Offset tags in the comments (C1..C9, S1, S2: the expressions kernels.offsets analyses; its module
+docstring has the legend): C1/C2 block bases, C3 first row of the block, C4/C5/C7 in-block offsets,
+C6/C8/C9 column, row and group indices, S1/S2 the scale store's column base and offset.
 """
 from __future__ import annotations
 
-import math
+from typing import Literal
 
 import torch
 import triton
 import triton.language as tl
 
-from . import fp8, validate
-from .reference import FP8, FP8_MAX, GROUP, mn_major
+from . import fp8, offsets, validate
+from . import reference as R
+
+# Compile-time constants of the kernel body, from their one source (kernels.reference): a Triton
+# kernel may read a global only when it is a tl.constexpr.
+FP8_MAX = tl.constexpr(R.FP8_MAX)
+GROUP = tl.constexpr(R.GROUP)
+DEFAULT_GROUPS_PER_PROGRAM = 8   # None: the largest power of two <= 8 that divides N/256
 
 
 @triton.jit
@@ -21,21 +32,21 @@ def silu_mul_fp8_colmajor_kernel(
     x_ptr,              # *T   input [M, N], row-major; gate = columns [0, N/2), up = [N/2, N)
     q_ptr,              # *fp8 output [M, N/2], row-major
     s_ptr,              # *f32 scales; (row r, group g) lives at g * s_stride + r
-    M,                  # rows; any value (rows past M are masked)
+    M,                  # rows; any value (rows past M are masked; the grid covers round_up(M, 4))
     N,                  # input columns = input row stride (multiple of 256)
     half,               # N / 2, passed (not computed) so Triton sees it is divisible by 16
     s_stride,           # scale column stride = round_up(M, 4)
-    eps,                # floor for each group's absmax
-    col_blocks,         # column blocks per row block = N/2 / (GROUPS * 128)
+    eps,                # floor for each group's absmax (fp32)
+    col_blocks,         # column programs per row block = N/2 / (GROUPS * 128)
     BLOCK_M: tl.constexpr,    # rows per program
     GROUPS: tl.constexpr,     # 128-column groups per program
     USE_UE8M0: tl.constexpr,  # round each scale up to a power of two
     INDEX_64: tl.constexpr,   # False = the bug as shipped (int32 offsets), True = the fix
     SOFTWARE_FP8: tl.constexpr = False,  # integer fp8 encoder, q_ptr a uint8 view (kernels.fp8)
 ):
-    BLOCK_N: tl.constexpr = GROUPS * 128
-    # A 1-D grid of tiles, column blocks fastest: programs that run together read neighbouring
-    # bytes of the same rows (H100, 2026-11-27: +3 to +7 % over upstream's (row, column) 2-D grid).
+    BLOCK_N: tl.constexpr = GROUPS * GROUP
+    # A 1-D grid of tiles, column programs fastest: programs that run together read neighbouring
+    # bytes of the same rows (measured against upstream's (row, column) 2-D grid: results/gpu/).
     tile = tl.program_id(0)
     if INDEX_64:
         # The fix: widen the program id *before* anything is multiplied, so every product is int64.
@@ -44,11 +55,11 @@ def silu_mul_fp8_colmajor_kernel(
     pid_n = tile % col_blocks
     row0 = pid_m * BLOCK_M                      # C3
     rows = tl.arange(0, BLOCK_M)
-    cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    row_ok = (row0 + rows) < M
+    cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)     # C6
+    row_ok = (row0 + rows) < M                  # C8
     x_blk = x_ptr + row0 * N                    # C1: wraps past 2**31 in int32
     q_blk = q_ptr + row0 * half                 # C2
-    in_offs = rows[:, None] * N + cols[None, :]
+    in_offs = rows[:, None] * N + cols[None, :]  # C4 (rows * N, int32 in both variants), C5
     g = tl.load(x_blk + in_offs, mask=row_ok[:, None], other=0.0).to(tl.float32)
     u = tl.load(x_blk + in_offs + half, mask=row_ok[:, None], other=0.0).to(tl.float32)
 
@@ -57,67 +68,84 @@ def silu_mul_fp8_colmajor_kernel(
     # arithmetic, which it gets wrong.
     t = x_ptr.dtype.element_ty
     s = (g / (1.0 + tl.exp(-g))).to(t).to(tl.float32)
-    y = tl.reshape((s * u).to(t).to(tl.float32), (BLOCK_M, GROUPS, 128))
+    y = tl.reshape((s * u).to(t).to(tl.float32), (BLOCK_M, GROUPS, GROUP))
 
     amax = tl.maximum(tl.max(tl.abs(y), axis=2), eps)          # [BLOCK_M, GROUPS]
-    scale = amax * (1.0 / 448.0)
+    scale = amax * (1.0 / FP8_MAX)
     if USE_UE8M0:
         scale = tl.exp2(tl.ceil(tl.log2(scale)))
-    q = tl.minimum(tl.maximum(y / scale[:, :, None], -448.0), 448.0)
+    q = tl.minimum(tl.maximum(y / scale[:, :, None], -FP8_MAX), FP8_MAX)
     q = tl.reshape(q, (BLOCK_M, BLOCK_N))
-    fp8.store_e4m3(q_blk + rows[:, None] * half + cols[None, :], q, row_ok[:, None], SOFTWARE_FP8)
+    fp8.store_e4m3(q_blk + rows[:, None] * half + cols[None, :], q, row_ok[:, None], SOFTWARE_FP8)  # C7
 
-    groups = pid_n * GROUPS + tl.arange(0, GROUPS)
-    s_offs = groups[None, :] * s_stride + (row0 + rows)[:, None]   # S1: column-major
-    tl.store(s_ptr + s_offs, scale, mask=row_ok[:, None])
+    groups = pid_n * GROUPS + tl.arange(0, GROUPS)                   # C9
+    s_offs = groups[None, :] * s_stride + (row0 + rows)[:, None]   # S1, S2: column-major
+    # rows M .. s_stride - 1 are the TMA alignment padding: defined as 0, written here (no memset)
+    pad_ok = (row0 + rows) < s_stride
+    tl.store(s_ptr + s_offs, tl.where(row_ok[:, None], scale, 0.0), mask=pad_ok[:, None])
 
 
 def silu_mul_fp8_colmajor(
     x: torch.Tensor,
     *,
     use_ue8m0: bool = False,
-    eps: float = 1e-10,
+    eps: float = R.COLMAJOR_EPS,
     out: torch.Tensor | None = None,
-    index: str = "int64",
+    index: Literal["int32", "int64"] = "int64",
     block_m: int = 8,
-    groups_per_program: int = 8,
+    groups_per_program: int | None = None,
     num_warps: int = 8,
-    check_finite: bool = True,
+    check_finite: bool = False,
     unsafe_skip_launch_checks: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, scales [M, N/256] fp32, strides (1, round_up(M,4))).
 
     index: "int64" (the fix, default) or "int32" (the bug as shipped; refused when it would wrap).
-    groups_per_program: 128-column groups per program (reduced to a divisor of N/256).
-    Defaults (8 rows x 8 groups, 8 warps, 1-D tile order): 3.093 TB/s on an H100 at M=524,416,
-    N=8,192 (results/gpu/bench.json; a device copy of the same bytes: 3.026). Most tile shapes on
-    the 1-D grid land within noise of it (best in the recorded sweep: 3.107), a few fall off a cliff
-    (too many warps for a small tile, or too few for a large one); upstream's 2-D grid with 8 rows x
-    1 group, 4 warps: 2.90.
-    Everything is checked before the launch; see kernels.validate for the errors.
+    block_m: rows per program, a power of two in [1, 128]. num_warps: a power of two in [1, 32].
+    groups_per_program: 128-column groups per program, a power of two that divides N/256; None (the
+    default) takes the largest power of two <= 8 that divides N/256. Nothing is silently reduced.
+    eps: floor of each group's absmax, in [kernels.validate.EPS_MIN, FLT_MAX] (see validate.check_eps).
+    check_finite: False (default) launches without looking at x: no device->host sync, no extra
+    pass. Non-finite input, or finite input whose silu(gate)*up overflows the input dtype, then
+    gives NaN codes, as upstream's kernel does. True rejects both before the launch (one extra pass
+    over x and a device->host sync).
+    The scales' padding rows M .. round_up(M, 4) - 1 hold 0 (the kernel writes them). Every check
+    runs before the launch and costs O(1) host time per shape (kernels.validate); exactly one kernel
+    launch per call. Speed: results/gpu/ and lesson 09.
     """
     m, n = validate.check_input(x)
-    validate.check_out(out, x)
-    validate.check_choice("index", index, ("int32", "int64"))
-    validate.check_choice("block_m", block_m, (1, 2, 4, 8, 16, 32, 64, 128))
-    if not (isinstance(eps, float) and math.isfinite(eps) and eps > 0):
-        raise validate.KernelInputError(f"eps must be a positive finite float, got {eps!r}")
-    g = n // 2 // GROUP
-    gpp = math.gcd(g, groups_per_program) if groups_per_program >= 1 else 0
-    if gpp & (gpp - 1) or gpp == 0:
-        raise validate.KernelInputError("groups_per_program must be a power of two >= 1")
-    q = out if out is not None else torch.empty(m, n // 2, dtype=FP8, device=x.device)
-    scales = mn_major(m, g, torch.float32, x.device)
+    validate.check_out(out, x, R.FP8)
+    index = validate.check_index(index)
+    use_ue8m0 = validate.check_flag("use_ue8m0", use_ue8m0)
+    check_finite = validate.check_flag("check_finite", check_finite)
+    unsafe = validate.check_flag("unsafe_skip_launch_checks", unsafe_skip_launch_checks)
+    eps = validate.check_eps(eps)
+    block_m = validate.check_block_m(block_m)
+    num_warps = validate.check_num_warps(num_warps)
+    g = n // 2 // R.GROUP
+    gpp = validate.check_groups_per_program(groups_per_program, g, DEFAULT_GROUPS_PER_PROGRAM)
+    q = out if out is not None else torch.empty(m, n // 2, dtype=R.FP8, device=x.device)
+    scales = R.mn_major(m, g, torch.float32, x.device, zeros=False)  # the kernel writes all
     if m == 0:  # defined: empty outputs, no launch (a zero-size grid is a CUDA error)
         return q, scales
     if check_finite:
-        validate.check_finite(x)
-    if not unsafe_skip_launch_checks:
+        validate.check_finite(x, R.colmajor_y, "colmajor")
+    if not unsafe:
         validate.check_launch("colmajor", m, n, index, 0, block_m, gpp)
-    grid = (triton.cdiv(m, block_m) * (g // gpp),)
+    grid = offsets.grid("colmajor", m, n, block_m, 0, gpp)
     q_arg, software_fp8 = fp8.kernel_output(q)  # fp8 path for this GPU (kernels.fp8)
     silu_mul_fp8_colmajor_kernel[grid](
-        x, q_arg, scales, m, n, n // 2, scales.stride(1), eps, g // gpp,
-        BLOCK_M=block_m, GROUPS=gpp, USE_UE8M0=use_ue8m0, INDEX_64=index == "int64",
+        x_ptr=x, q_ptr=q_arg, s_ptr=scales,
+        **kernel_args(m, n, eps=eps, index=index, block_m=block_m, groups=gpp, use_ue8m0=use_ue8m0),
         SOFTWARE_FP8=software_fp8, num_warps=num_warps)
     return q, scales
+
+
+def kernel_args(m: int, n: int, *, eps: float, index: str, block_m: int, groups: int,
+                use_ue8m0: bool) -> dict:
+    """The kernel's scalar and compile-time arguments for one launch (after validation).
+
+    One source: the launcher passes exactly these, and kernels.probe replays them."""
+    return dict(M=m, N=n, half=n // 2, s_stride=R.round_up(m, 4), eps=eps,
+                col_blocks=n // 2 // R.GROUP // groups, BLOCK_M=block_m, GROUPS=groups,
+                USE_UE8M0=use_ue8m0, INDEX_64=index == "int64")

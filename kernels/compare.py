@@ -133,7 +133,7 @@ def compare(q: torch.Tensor, scales: torch.Tensor, q_ref: torch.Tensor, scales_r
 
 
 def check(kernel: str, x: torch.Tensor, q: torch.Tensor, scales: torch.Tensor, *,
-          use_ue8m0: bool = False, eps: float = 1e-10) -> Report:
+          use_ue8m0: bool = False, eps: float = R.COLMAJOR_EPS) -> Report:
     """Compare a kernel's output for input x with its reference, by the rule of the tier we run on.
 
     kernel: "colmajor" or "packed". CPU tier: identical. GPU tier: inside kernels.reference's

@@ -50,7 +50,7 @@ def input_dtype(arch: int | None = None) -> tuple[torch.dtype, str]:
     return _input_dtype(arch)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _input_dtype(arch: int) -> tuple[torch.dtype, str]:
     if arch >= 80:
         return torch.bfloat16, f"sm_{arch} has native bf16"

@@ -3,9 +3,10 @@
 The GPU instruction behind Triton's ``x.to(tl.float8e4nv)`` (PTX ``cvt.rn.satfinite.e4m3x2.f32``)
 exists from sm_89 (Ada, Hopper, Blackwell: CUDA's own cuda_fp8.hpp, shipped in
 triton/backends/nvidia/include, uses it only under ``__CUDA_ARCH__ >= 890`` and integer code
-below); Triton 3.6 refuses the type below that ("type fp8e4nv not supported in this architecture"), so on a T4 (sm_75), an A100 (sm_80) or an RTX 30xx (sm_86)
-the course's kernels would not even compile. :func:`e4m3fn_bits` computes the same byte with integer
-arithmetic on the fp32 bit pattern, and the kernels store it through a uint8 view of the output:
+below); Triton 3.6 refuses the type below that ("type fp8e4nv not supported in this
+architecture"), so on a T4 (sm_75), an A100 (sm_80) or an RTX 30xx (sm_86) the course's kernels
+would not even compile. :func:`e4m3fn_bits` computes the same byte with integer arithmetic on the
+fp32 bit pattern, and the kernels store it through a uint8 view of the output:
 
 * round to nearest, ties to even, on the 3 mantissa bits (a carry moves into the exponent);
 * subnormals (|x| < 2**-6) as k * 2**-9, k rounded to nearest even, so tiny values become +-0;
@@ -112,7 +113,7 @@ def choose(capability: tuple[int, int] | None, want: str | None = None) -> tuple
                         "bit-identical to the hardware conversion")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _capability(index: int) -> tuple[int, int]:
     return tuple(torch.cuda.get_device_capability(index))
 

@@ -3,16 +3,30 @@
 The Blackwell path of a DeepGEMM MoE: each scale is a power of two, so only its biased exponent
 byte (bias 127, the fp32 exponent field) is kept; the bytes of groups 4p..4p+3 of a row share one
 int32 (group 4p+j in byte j), stored MN-major with the column stride round_up(M, 4).
-Semantics: kernels.reference (packed path).
+Semantics: kernels.reference (packed path). Measured speed: results/gpu/ and lesson 09.
+
+Offset tags in the comments (P1..P9: the expressions kernels.offsets analyses; its module docstring
+has the legend): P1/P2 row offsets, P3 word column base, P5/P6/P7 group offsets, P8/P9 row and
+group indices. P4 is upstream's grid-axis-1 limit (rows_axis=1), not an expression.
 """
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import triton
 import triton.language as tl
 
-from . import fp8, validate
-from .reference import FP8, GROUP, mn_major
+from . import fp8, offsets, validate
+from . import reference as R
+
+# Compile-time constants of the kernel body, from their one source (kernels.reference): a Triton
+# kernel may read a global only when it is a tl.constexpr.
+FP8_MAX = tl.constexpr(R.FP8_MAX)
+GROUP = tl.constexpr(R.GROUP)
+PACKED_EPS = tl.constexpr(R.PACKED_EPS)
+UE8M0_BIAS = tl.constexpr(float(R.UE8M0_BIAS))   # the biased exponent byte is e + 127
+GROUPS_PER_WORD = tl.constexpr(offsets.GROUPS_PER_WORD)
 
 
 @triton.jit
@@ -20,12 +34,12 @@ def silu_mul_fp8_packed_kernel(
     x_ptr,              # *T   input [M, N], row-major; gate = columns [0, N/2), up = [N/2, N)
     q_ptr,              # *fp8 output [M, N/2], row-major
     s_ptr,              # *i32 packed exponents; (row r, word p) lives at p * s_stride + r
-    M,                  # rows; any value (rows past M are masked)
+    M,                  # rows; any value (rows past M are masked; the grid covers round_up(M, 4))
     N,                  # input columns = input row stride (multiple of 256)
     half,               # N / 2, passed (not computed) so Triton sees it is divisible by 16
-    NUM_GROUPS,         # 128-column groups per row = N / 256
+    num_groups,         # 128-column groups per row = N / 256
     s_stride,           # word column stride = round_up(M, 4)
-    words,              # packed words per row = ceil(NUM_GROUPS / 4)
+    words,              # packed words per row = ceil(num_groups / 4)
     BLOCK_M: tl.constexpr,      # rows per program
     ROWS_ON_AXIS0: tl.constexpr,  # False = upstream 2-D grid (words, row blocks): axis 1 <= 65,535
     INDEX_64: tl.constexpr,     # False = the bug as shipped (int32 offsets), True = the fix
@@ -45,39 +59,41 @@ def silu_mul_fp8_packed_kernel(
         if INDEX_64:
             pid_m = pid_m.to(tl.int64)
             pid_p = pid_p.to(tl.int64)
-    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)   # P8
     row_ok = rows < M
     x_row = rows * N                 # P1: wraps past 2**31 in int32
     q_row = rows * half              # P2
-    k = tl.arange(0, 128)
+    k = tl.arange(0, GROUP)
     packed = tl.zeros([BLOCK_M], dtype=tl.int32)
-    for j in tl.static_range(4):
-        gid = pid_p * 4 + j
-        live = gid < NUM_GROUPS      # the last word may have unused lanes
+    for j in tl.static_range(GROUPS_PER_WORD):
+        gid = pid_p * GROUPS_PER_WORD + j   # P9
+        live = gid < num_groups      # the last word may have unused lanes
         mask = row_ok[:, None] & live
-        offs = x_row[:, None] + gid * 128 + k[None, :]
+        offs = x_row[:, None] + gid * GROUP + k[None, :]   # P5, P6, P7: summed in int32 first
         g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
         u = tl.load(x_ptr + offs + half, mask=mask, other=0.0).to(tl.float32)
         # Precision path: everything in fp32, then one rounding through bf16.
         y = (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
-        scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / 448.0, 1e-10)
+        scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / FP8_MAX, PACKED_EPS)
         e = tl.ceil(tl.log2(scale_raw))
-        q = tl.minimum(tl.maximum(y / tl.exp2(e)[:, None], -448.0), 448.0)
-        fp8.store_e4m3(q_ptr + q_row[:, None] + gid * 128 + k[None, :], q, mask, SOFTWARE_FP8)
-        byte = tl.minimum(tl.maximum(e + 127.0, 0.0), 255.0).to(tl.int32)
+        q = tl.minimum(tl.maximum(y / tl.exp2(e)[:, None], -FP8_MAX), FP8_MAX)
+        fp8.store_e4m3(q_ptr + q_row[:, None] + gid * GROUP + k[None, :], q, mask, SOFTWARE_FP8)
+        byte = tl.minimum(tl.maximum(e + UE8M0_BIAS, 0.0), 255.0).to(tl.int32)
         packed = packed | (tl.where(live, byte, 0) << (8 * j))
-    tl.store(s_ptr + pid_p * s_stride + rows, packed, mask=row_ok)   # P3
+    # rows M .. s_stride - 1 are the TMA alignment padding: defined as 0, written here (no memset)
+    tl.store(s_ptr + pid_p * s_stride + rows, tl.where(row_ok, packed, 0),
+             mask=rows < s_stride)   # P3
 
 
 def silu_mul_fp8_packed(
     x: torch.Tensor,
     *,
     out: torch.Tensor | None = None,
-    index: str = "int64",
-    rows_axis: int = 0,
+    index: Literal["int32", "int64"] = "int64",
+    rows_axis: Literal[0, 1] = 0,
     block_m: int = 8,
     num_warps: int = 4,
-    check_finite: bool = True,
+    check_finite: bool = False,
     unsafe_skip_launch_checks: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, packed [M, ceil(N/1024)] int32, strides (1, round_up(M,4))).
@@ -86,27 +102,47 @@ def silu_mul_fp8_packed(
     rows_axis: 0 (the fix, default: a 1-D grid of row-block x word tiles on axis 0, limit 2**31 - 1)
     or 1 (upstream: grid (words, row blocks), and CUDA caps axis 1 at 65,535 -> the launch fails
     from M = 524,281 with BLOCK_M = 8).
+    block_m: rows per program, a power of two in [1, 128]. num_warps: a power of two in [1, 32].
+    check_finite: False (default) launches without looking at x: no device->host sync, no extra
+    pass. Non-finite input, or finite input whose silu(gate)*up overflows fp32/bf16, then gives NaN
+    codes, as upstream's kernel does. True rejects both before the launch (one extra pass over x and
+    a device->host sync).
+    The scales' padding rows M .. round_up(M, 4) - 1 hold 0 (the kernel writes them). Every check
+    runs before the launch and costs O(1) host time per shape (kernels.validate); exactly one kernel
+    launch per call. Speed: results/gpu/ and lesson 09.
     """
     m, n = validate.check_input(x)
-    validate.check_out(out, x)
-    validate.check_choice("index", index, ("int32", "int64"))
-    validate.check_choice("rows_axis", rows_axis, (0, 1))
-    validate.check_choice("block_m", block_m, (1, 2, 4, 8, 16, 32, 64, 128))
-    g = n // 2 // GROUP
-    p = triton.cdiv(g, 4)
-    q = out if out is not None else torch.empty(m, n // 2, dtype=FP8, device=x.device)
-    scales = mn_major(m, p, torch.int32, x.device)
+    validate.check_out(out, x, R.FP8)
+    index = validate.check_index(index)
+    rows_axis = validate.check_rows_axis(rows_axis)
+    check_finite = validate.check_flag("check_finite", check_finite)
+    unsafe = validate.check_flag("unsafe_skip_launch_checks", unsafe_skip_launch_checks)
+    block_m = validate.check_block_m(block_m)
+    num_warps = validate.check_num_warps(num_warps)
+    g = n // 2 // R.GROUP
+    words = triton.cdiv(g, offsets.GROUPS_PER_WORD)
+    q = out if out is not None else torch.empty(m, n // 2, dtype=R.FP8, device=x.device)
+    scales = R.mn_major(m, words, torch.int32, x.device, zeros=False)  # the kernel writes all
     if m == 0:  # defined: empty outputs, no launch
         return q, scales
     if check_finite:
-        validate.check_finite(x)
-    if not unsafe_skip_launch_checks:
+        validate.check_finite(x, R.packed_y, "packed")
+    if not unsafe:
         validate.check_launch("packed", m, n, index, rows_axis, block_m)
-    blocks = triton.cdiv(m, block_m)
-    grid = (blocks * p,) if rows_axis == 0 else (p, blocks)
+    grid = offsets.grid("packed", m, n, block_m, rows_axis)
     q_arg, software_fp8 = fp8.kernel_output(q)  # fp8 path for this GPU (kernels.fp8)
     silu_mul_fp8_packed_kernel[grid](
-        x, q_arg, scales, m, n, n // 2, g, scales.stride(1), p,
-        BLOCK_M=block_m, ROWS_ON_AXIS0=rows_axis == 0, INDEX_64=index == "int64",
+        x_ptr=x, q_ptr=q_arg, s_ptr=scales,
+        **kernel_args(m, n, index=index, rows_axis=rows_axis, block_m=block_m),
         SOFTWARE_FP8=software_fp8, num_warps=num_warps, num_stages=2)
     return q, scales
+
+
+def kernel_args(m: int, n: int, *, index: str, rows_axis: int, block_m: int) -> dict:
+    """The kernel's scalar and compile-time arguments for one launch (after validation).
+
+    One source: the launcher passes exactly these, and kernels.probe replays them."""
+    g = n // 2 // R.GROUP
+    return dict(M=m, N=n, half=n // 2, num_groups=g, s_stride=R.round_up(m, 4),
+                words=triton.cdiv(g, offsets.GROUPS_PER_WORD), BLOCK_M=block_m,
+                ROWS_ON_AXIS0=rows_axis == 0, INDEX_64=index == "int64")

@@ -23,18 +23,26 @@ packed (vLLM's Blackwell/UE8M0 path)
 On a GPU, tl.exp and fp32 division are approximate; gpu_envelope() gives every result those
 last-bit differences can produce, and kernels.compare accepts a GPU result only inside it.
 
-Inputs must be finite (the kernel wrappers check it by default): NaN/Inf have no defined meaning in
-either upstream kernel. fp16 inputs whose product overflows fp16 give inf in step 2 exactly as the
-upstream kernel would; avoid them.
+Non-finite values: NaN/Inf input, or finite input whose silu(gate) * up overflows the precision
+path (fp16 beyond 65,504; fp32/bf16 beyond ~3.4e38), make the group's absmax inf/NaN and its codes
+NaN -- in the references and in the kernels alike, as in upstream's kernels. The launchers reject
+both only when asked (check_finite=True; see kernels.validate.check_finite).
+
+The references check their arguments like the launchers (kernels.validate), on any device and
+layout.
 """
 from __future__ import annotations
 
 import torch
 
+from . import validate
+
 GROUP = 128
 FP8 = torch.float8_e4m3fn
 FP8_MAX = 448.0
-PACKED_EPS = 1e-10  # a literal in the upstream packed kernel, not an argument
+COLMAJOR_EPS = 1e-10  # the colmajor launcher's default eps (a runtime argument upstream)
+PACKED_EPS = 1e-10    # a literal in the upstream packed kernel, not an argument
+UE8M0_BIAS = 127      # biased exponent byte = log2(scale) + 127: the fp32 exponent field
 
 
 def e4m3_value(code: int) -> float:
@@ -50,14 +58,24 @@ def round_up(v: int, m: int) -> int:
     return (v + m - 1) // m * m
 
 
-def mn_major(rows: int, cols: int, dtype: torch.dtype, device) -> torch.Tensor:
+def mn_major(rows: int, cols: int, dtype: torch.dtype, device, *, zeros: bool = True) -> torch.Tensor:
     """A [rows, cols] tensor with strides (1, round_up(rows, 4)): DeepGEMM's TMA-aligned layout.
 
-    The padding rows (rows .. round_up(rows, 4) - 1 of each column) are zero.
+    zeros=True (default): the whole buffer is 0, padding rows rows .. round_up(rows, 4) - 1 included.
+    zeros=False (the launchers): torch.empty, no memset kernel -- the kernels write every element
+    of the buffer themselves, the padding rows with 0.
     """
     aligned = round_up(rows, 4)
-    buf = torch.zeros(cols, aligned, dtype=dtype, device=device)
+    buf = (torch.zeros if zeros else torch.empty)(cols, aligned, dtype=dtype, device=device)
     return buf.t()[:rows]
+
+
+def scale_padding(scales: torch.Tensor) -> torch.Tensor:
+    """The padding rows M .. round_up(M, 4) - 1 behind an MN-major [M, cols] scale view, as a
+    [cols, pad] view (the kernels write 0 there)."""
+    m, cols = scales.shape
+    aligned = round_up(m, 4)
+    return scales.as_strided((cols, aligned - m), (aligned, 1), scales.storage_offset() + m)
 
 
 # Slack of the GPU's approximate fp32 math, used only to build the GPU envelope (gpu_envelope):
@@ -107,10 +125,14 @@ def ue8m0(scale: torch.Tensor) -> torch.Tensor:
     return torch.exp2(torch.ceil(torch.log2(scale)))
 
 
-def silu_mul_fp8_colmajor_ref(x: torch.Tensor, use_ue8m0: bool = False, eps: float = 1e-10,
+def silu_mul_fp8_colmajor_ref(x: torch.Tensor, use_ue8m0: bool = False, eps: float = COLMAJOR_EPS,
                               _slack: tuple[int, int] = (0, 0)):
-    """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, scales [M, N/256] fp32, strides (1, round_up(M,4)))."""
-    m, n = x.shape
+    """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, scales [M, N/256] fp32, strides (1, round_up(M,4))).
+
+    Arguments are checked as the launcher checks them (kernels.validate), on any device."""
+    m, n = validate.check_input(x, device=None)
+    use_ue8m0 = validate.check_flag("use_ue8m0", use_ue8m0)
+    eps = validate.check_eps(eps)
     y = colmajor_y(x, _slack[0]).view(m, n // 2 // GROUP, GROUP)
     amax = y.abs().amax(dim=-1).clamp_min(eps)
     scale = amax * (1.0 / FP8_MAX)
@@ -149,8 +171,10 @@ def decode_ue8m0(packed: torch.Tensor, groups: int) -> torch.Tensor:
 
 
 def silu_mul_fp8_packed_ref(x: torch.Tensor, _slack: tuple[int, int] = (0, 0)):
-    """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, packed [M, ceil(N/1024)] int32, strides (1, round_up(M,4)))."""
-    m, n = x.shape
+    """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, packed [M, ceil(N/1024)] int32, strides (1, round_up(M,4))).
+
+    Arguments are checked as the launcher checks them (kernels.validate), on any device."""
+    m, n = validate.check_input(x, device=None)
     g = n // 2 // GROUP
     y = packed_y(x, _slack[0]).view(m, g, GROUP)
     scale_raw = y.abs().amax(dim=-1) / FP8_MAX
@@ -159,11 +183,11 @@ def silu_mul_fp8_packed_ref(x: torch.Tensor, _slack: tuple[int, int] = (0, 0)):
     e = torch.ceil(torch.log2(scale_raw.clamp_min(PACKED_EPS)))
     q = _quantize(y, torch.exp2(e)).view(m, n // 2)  # power-of-two scale: exact everywhere
     packed = mn_major(m, (g + 3) // 4, torch.int32, x.device)
-    packed.copy_(pack_exponents((e + 127).clamp(0, 255)))
+    packed.copy_(pack_exponents((e + UE8M0_BIAS).clamp(0, 255)))
     return q, packed
 
 
-def gpu_envelope(x: torch.Tensor, kernel: str, use_ue8m0: bool = False, eps: float = 1e-10):
+def gpu_envelope(x: torch.Tensor, kernel: str, use_ue8m0: bool = False, eps: float = COLMAJOR_EPS):
     """Every result the GPU kernel may legitimately give: the reference evaluated with exp and the
     divisions moved to each end of the GPU's error bounds (3 x 3 variants, list of (q, scales)).
 

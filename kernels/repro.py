@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -58,11 +59,14 @@ def _child(a: argparse.Namespace) -> dict:
     if neighbour is not None:
         layout |= {"neighbour": a.neighbour, "neighbour_gib": a.neighbour_gib,
                    "neighbour_minus_x_gib": round((neighbour.data_ptr() - x.data_ptr()) / 2**30, 3)}
-    kw = dict(index=a.index, check_finite=False, unsafe_skip_launch_checks=True)
+    kw = dict(index=a.index, unsafe_skip_launch_checks=True)
+    for k in ("block_m", "num_warps"):
+        if getattr(a, k) is not None:
+            kw[k] = getattr(a, k)
     try:
         t0 = time.perf_counter()
         if a.kernel == "colmajor":
-            q, s = kernels.silu_mul_fp8_colmajor(x, **kw)
+            q, s = kernels.silu_mul_fp8_colmajor(x, groups_per_program=a.groups_per_program, **kw)
         else:
             q, s = kernels.silu_mul_fp8_packed(x, rows_axis=a.rows_axis, **kw)
         torch.cuda.synchronize()
@@ -87,16 +91,30 @@ def _child(a: argparse.Namespace) -> dict:
 
 def run(kernel: str, M: int, N: int, index: str, rows_axis: int = 1, seed: int = 0,
         timeout: float = 300.0, neighbour: str = "none", neighbour_gib: int = 6,
-        env_extra: dict | None = None, prefix: list[str] | None = None) -> dict:
+        env_extra: dict | None = None, prefix: list[str] | None = None, *,
+        block_m: int | None = None, groups_per_program: int | None = None,
+        num_warps: int | None = None) -> dict:
     """Launch in a child process; return its verdict dict (+ exit code, wall time, stderr tail).
 
+    block_m, groups_per_program, num_warps: the tile (None: the launcher's default).
     neighbour: allocate a neighbour_gib GiB bf16 buffer "before" or "after" x, to show that a
     wrapped offset may land in live memory (no crash, wrong rows). env_extra / prefix: e.g.
     {"TRITON_DEBUG": "1"} or ["compute-sanitizer", "--tool", "memcheck"] (detection ladder).
     """
+    if kernel not in ("colmajor", "packed") or index not in ("int32", "int64") or \
+            rows_axis not in (0, 1):
+        raise ValueError(f"bad launch: kernel={kernel!r}, index={index!r}, rows_axis={rows_axis!r}")
+    if M < 1 or N < 256 or N % 256:
+        raise ValueError(f"need M >= 1 and N a positive multiple of 256, got M={M}, N={N}")
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
     cmd = [*(prefix or []), sys.executable, "-m", "kernels.repro", "--kernel", kernel,
            "--M", str(M), "--N", str(N), "--index", index, "--rows-axis", str(rows_axis),
            "--seed", str(seed), "--neighbour", neighbour, "--neighbour-gib", str(neighbour_gib)]
+    for flag, v in (("--block-m", block_m), ("--groups-per-program", groups_per_program),
+                    ("--num-warps", num_warps)):
+        if v is not None:
+            cmd += [flag, str(v)]
     env = dict(os.environ, **(env_extra or {}))
     env.pop("TRITON_INTERPRET", None)  # the child must run the real GPU kernels
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -116,6 +134,8 @@ def run(kernel: str, M: int, N: int, index: str, rows_axis: int = 1, seed: int =
         res["output"] = "\n".join((p.stdout + p.stderr).strip().splitlines()[-40:])
     res.update(kernel=kernel, M=M, N=N, index=index, rows_axis=rows_axis if kernel == "packed" else 0,
                exit=EXIT[res["verdict"]], wall_s=round(time.perf_counter() - t0, 1))
+    res.update({k: v for k, v in (("block_m", block_m), ("groups_per_program", groups_per_program),
+                                  ("num_warps", num_warps)) if v is not None})
     return res
 
 
@@ -138,6 +158,9 @@ if __name__ == "__main__":  # the child
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--neighbour", choices=("none", "before", "after"), default="none")
     ap.add_argument("--neighbour-gib", type=int, default=6)
+    ap.add_argument("--block-m", type=int, default=None)
+    ap.add_argument("--groups-per-program", type=int, default=None)
+    ap.add_argument("--num-warps", type=int, default=None)
     out = _child(ap.parse_args())
     print(json.dumps(out), flush=True)
     # leave without CUDA teardown: after an illegal access it can hang or abort noisily

@@ -62,9 +62,10 @@ def assert_matches(got, want):
     assert q.is_contiguous() and q.dtype == torch.float8_e4m3fn
     rep = compare(q, s, q_ref, s_ref, tier=TIER, envelope=env)
     assert rep, str(rep)
-    # rows M .. round_up(M,4)-1 of the scale buffer are padding: masked stores must leave them 0
+    # rows M .. round_up(M,4)-1 of the scale buffer are padding, defined as 0 and written by the
+    # kernel (the launcher allocates with torch.empty)
     pad = scale_storage(s)[:, m:]
-    assert int((pad != 0).sum()) == 0, f"kernel wrote into the scale padding rows: {pad}"
+    assert int((pad != 0).sum()) == 0, f"scale padding rows hold {pad}, not 0"
     return rep
 
 
@@ -103,12 +104,16 @@ def test_int32_and_int64_index_agree_at_small_sizes(kind, shape):
     assert torch.equal(got32[1], got64[1])
 
 
-@pytest.mark.parametrize("gpp", [1, 2, 4, 8])
+@pytest.mark.parametrize("gpp", [1, 2, 4, 8, None])
 @pytest.mark.parametrize("block_m", [1, 16])
-@pytest.mark.parametrize("n", [1280, 2048])   # 5 groups (gpp rounds down to 1) and 8 groups
+@pytest.mark.parametrize("n", [1280, 2048])   # 5 groups (only 1 divides them) and 8 groups
 def test_colmajor_block_m_and_groups_per_program(n, block_m, gpp):
-    x = make_x(13, n, BF16, seed=n + block_m * 7 + gpp, scale=2.0)
-    assert_matches(*run_kernel(COLMAJOR, x, use_ue8m0=bool(gpp & 1), block_m=block_m,
+    x = make_x(13, n, BF16, seed=n + block_m * 7 + (gpp or 3), scale=2.0)
+    if gpp is not None and (n // 256) % gpp:
+        with pytest.raises(kernels.KernelInputError, match="does not divide"):
+            run_kernel(COLMAJOR, x, block_m=block_m, groups_per_program=gpp)
+        return
+    assert_matches(*run_kernel(COLMAJOR, x, use_ue8m0=bool((gpp or 1) & 1), block_m=block_m,
                                groups_per_program=gpp))
 
 
@@ -130,8 +135,9 @@ def _random_cases(count=10, seed=2024, max_programs=120):
         kw = dict(index=rng.choice(["int32", "int64"]), block_m=block_m)
         g = n // 256
         if kind == COLMAJOR:
-            kw.update(use_ue8m0=rng.random() < 0.5, groups_per_program=rng.choice([1, 2, 4, 8]))
-            programs = math.ceil(m / block_m) * g // math.gcd(g, kw["groups_per_program"])
+            kw.update(use_ue8m0=rng.random() < 0.5,
+                      groups_per_program=rng.choice([d for d in (1, 2, 4, 8) if g % d == 0]))
+            programs = math.ceil(m / block_m) * g // kw["groups_per_program"]
         else:
             kw.update(rows_axis=rng.randint(0, 1))
             programs = math.ceil(m / block_m) * math.ceil(g / 4) * 2  # 4 groups each: ~2x the cost
@@ -364,3 +370,62 @@ def test_fp8_decoder_agrees_with_torch():
     mine = torch.tensor([e4m3_value(c) for c in range(256)], dtype=torch.float32)
     same = (torch_vals == mine) | (torch_vals.isnan() & mine.isnan())
     assert bool(same.all()), f"decoder differs at codes {(~same).nonzero().flatten().tolist()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# each @triton.jit kernel on its own: no launcher, buffers pre-filled with garbage
+
+
+def _direct(kind, x, block_m, extra):
+    """Launch the bare kernel with arguments and grid computed here, not by the launcher."""
+    from kernels.colmajor import silu_mul_fp8_colmajor_kernel
+    from kernels.packed import silu_mul_fp8_packed_kernel
+    m, n = x.shape
+    g = n // 256
+    aligned = -(-m // 4) * 4
+    cols = g if kind == COLMAJOR else -(-g // 4)
+    junk = torch.randint(0, 256, (m, n // 2), generator=torch.Generator().manual_seed(m),
+                         dtype=torch.uint8)
+    q = on_device(junk).view(torch.float8_e4m3fn)
+    sdtype = torch.float32 if kind == COLMAJOR else torch.int32
+    buf = torch.full((cols, aligned), -1, dtype=sdtype, device=x.device)
+    if kind == COLMAJOR:
+        buf.fill_(float("nan"))
+    s = buf.t()[:m]
+    blocks = -(-aligned // block_m)
+    if kind == COLMAJOR:
+        gpp = extra["GROUPS"]
+        silu_mul_fp8_colmajor_kernel[(blocks * (g // gpp),)](
+            x_ptr=x, q_ptr=q, s_ptr=s, M=m, N=n, half=n // 2, s_stride=aligned, eps=1e-10,
+            col_blocks=g // gpp, BLOCK_M=block_m, **extra)
+    else:
+        grid = (blocks * cols,) if extra["ROWS_ON_AXIS0"] else (cols, blocks)
+        silu_mul_fp8_packed_kernel[grid](
+            x_ptr=x, q_ptr=q, s_ptr=s, M=m, N=n, half=n // 2, num_groups=g, s_stride=aligned,
+            words=cols, BLOCK_M=block_m, **extra)
+    return q, s, buf
+
+
+@pytest.mark.parametrize("kind,shape,block_m,extra", [
+    (COLMAJOR, (13, 1280), 8, {"GROUPS": 1, "USE_UE8M0": False, "INDEX_64": False}),
+    (COLMAJOR, (5, 2048), 1, {"GROUPS": 8, "USE_UE8M0": True, "INDEX_64": True}),
+    (COLMAJOR, (37, 768), 16, {"GROUPS": 1, "USE_UE8M0": False, "INDEX_64": True}),
+    (PACKED, (13, 2304), 8, {"ROWS_ON_AXIS0": True, "INDEX_64": False}),
+    (PACKED, (6, 1280), 2, {"ROWS_ON_AXIS0": False, "INDEX_64": True}),
+    (PACKED, (3, 256), 4, {"ROWS_ON_AXIS0": True, "INDEX_64": True}),
+], ids=lambda v: str(v) if not isinstance(v, dict) else "-".join(f"{k}{int(w)}" for k, w in v.items()))
+def test_bare_kernel_matches_reference_and_zeroes_the_padding(kind, shape, block_m, extra):
+    x = make_x(*shape, BF16, seed=shape[0] * 7 + shape[1], scale=3.0)
+    q, s, buf = _direct(kind, x, block_m, extra)
+    if kind == COLMAJOR:
+        q_ref, s_ref = kernels.silu_mul_fp8_colmajor_ref(x.cpu(), extra["USE_UE8M0"])
+        env = None if TIER == "cpu" else R.gpu_envelope(x.cpu(), kind, extra["USE_UE8M0"])
+    else:
+        q_ref, s_ref = kernels.silu_mul_fp8_packed_ref(x.cpu())
+        env = None if TIER == "cpu" else R.gpu_envelope(x.cpu(), kind)
+    rep = compare(q, s, q_ref, s_ref, tier=TIER, envelope=env)
+    assert rep, str(rep)
+    # padding rows M .. round_up(M, 4) - 1: defined as 0, written by the kernel (buffer held garbage)
+    pad = buf[:, shape[0]:].cpu()
+    assert pad.numel() == 0 or bool((pad == 0).all()), f"padding holds {pad}"
+    assert bool((R.scale_padding(s).cpu() == 0).all())

@@ -116,3 +116,103 @@ def test_full_size_launch(kernel, index, rows_axis, verdict):
         cols = N_BIG // 256 if kernel == "colmajor" else N_BIG // 1024
         assert res["scales"] == [M_BIG, cols] and res["scale_strides"] == [1, M_BIG]
 
+
+
+# ---------------------------------------------------------------------------------------------
+# the offset analysis at its boundaries, on the device: for each kernel and grid, launch the last
+# M the analysis calls safe and the first it calls unsafe (child processes, all at once)
+
+
+def first_unsafe_m(kernel, n, index, rows_axis, block_m, gpp):
+    from kernels.offsets import analyze
+    lo, hi = 1, 2**33
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if analyze(kernel, mid, n, index, rows_axis, block_m, gpp).safe:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+# (kernel, N, index, rows_axis, block_m, groups_per_program): N chosen so that M stays small where
+# the memory allows; every boundary sits at ~2**31 input elements (4 GiB bf16) except the grid's
+BOUNDARIES = [
+    ("colmajor", 32_768, "int32", 0, 8, 8),    # C1 row0 * N
+    ("packed", 1_536, "int32", 0, 8, 1),       # P7 x_row + gid * 128 + k: the M = 1,398,102
+    ("packed", 8_192, "int32", 1, 8, 1),       # upstream grid: the int32 offset comes first
+    ("packed", 256, "int64", 1, 8, 1),         # upstream grid with the int64 fix: grid axis 1
+]
+
+
+@pytest.mark.slow
+def test_analysis_boundaries_on_the_device():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kernels.offsets import analyze
+    jobs = []
+    for kernel, n, index, axis, b, gpp in BOUNDARIES:
+        first = first_unsafe_m(kernel, n, index, axis, b, gpp)
+        bad = analyze(kernel, first, n, index, axis, b, gpp)
+        grid_only = bad.grid["ok"] is False and all(e["fits"] for e in bad.exprs)
+        for m, want in ((first - 1, {"ok"}),
+                        (first, {"launch-error"} if grid_only else
+                         {"illegal-memory-access", "wrong-result"})):
+            jobs.append((kernel, m, n, index, axis, b, gpp, want))
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        results = list(pool.map(lambda j: repro.run(
+            j[0], j[1], j[2], j[3], j[4], timeout=300, block_m=j[5],
+            groups_per_program=j[6] if j[0] == "colmajor" else None), jobs))
+    failures = []
+    for j, res in zip(jobs, results):
+        line = repro.one_line(res)
+        print(line)
+        if res["verdict"] not in j[7]:
+            failures.append(f"expected {sorted(j[7])}: {line}")
+    assert not failures, "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# the default call: no device->host sync, one kernel, capturable in a CUDA graph
+
+
+@pytest.mark.parametrize("kind", ["colmajor", "packed"])
+def test_default_call_does_not_synchronise(kind):
+    fn = kernels.silu_mul_fp8_colmajor if kind == "colmajor" else kernels.silu_mul_fp8_packed
+    x = make_x(4096, 7168, torch.bfloat16, seed=3, device="cuda")
+    fn(x)                                  # compile outside the checks
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        q, s = fn(x)                       # any synchronising operation raises here
+        with pytest.raises(RuntimeError):  # and the mode does catch one: the opt-in check syncs
+            fn(x, check_finite=True)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    # one kernel per call
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        fn(x)
+        torch.cuda.synchronize()
+    kernels_run = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    assert len(kernels_run) == 1, [e.name for e in kernels_run]
+    # a CUDA graph captures the default call and replays it to the same result
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        qg, sg = fn(x)
+    g.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(qg.view(torch.uint8), q.view(torch.uint8)) and torch.equal(sg, s)
+
+
+@pytest.mark.parametrize("eps", ["min", "max"])
+def test_eps_range_ends_match_the_reference(eps):
+    from kernels.validate import EPS_MIN, FLT_MAX
+    e = EPS_MIN if eps == "min" else FLT_MAX
+    x = make_x(64, 1024, torch.bfloat16, seed=5, device="cuda")
+    x[:, 128:256] = 0                      # an all-zero group: its scale is eps * fp32(1/448)
+    x[:, 640:768] = 0
+    for ue8m0 in (False, True):
+        got = kernels.silu_mul_fp8_colmajor(x, eps=e, use_ue8m0=ue8m0)
+        want = kernels.silu_mul_fp8_colmajor_ref(x.cpu(), ue8m0, e)
+        rep = compare(*got, *want, tier="gpu", envelope=R.gpu_envelope(x.cpu(), "colmajor", ue8m0, e))
+        assert rep, f"eps={e!r}, ue8m0={ue8m0}: {rep}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -103,15 +104,33 @@ class TestInput:
         x = x_ok().cpu()
         x[pos] = value
         x[7, 7] = math.nan   # a later one: the message must name the first in row-major order
-        info = raises(fn, x.to(DEVICE), r"NaN or Inf")
+        info = raises(fn, x.to(DEVICE), r"NaN or Inf", check_finite=True)
         assert f"[{pos[0]}, {pos[1]}]" in str(info.value), str(info.value)
         assert "check_finite=False" in str(info.value)
 
-    def test_non_finite_skipped_on_request(self, fn):
+    def test_non_finite_not_checked_by_default(self, fn):
+        # the default call does not read x (no extra pass, no sync): NaN codes, as upstream
         x = x_ok().cpu()
         x[1, 1] = math.nan
         with pytest.raises(LaunchAttempted):      # the checks pass; the launch is reached
-            fn(x.to(DEVICE), check_finite=False)
+            fn(x.to(DEVICE))
+
+    @pytest.mark.parametrize("dtype,gate,up", [
+        (torch.float16, 300.0, 300.0),      # 90,000 > 65,504: inf in fp16 (colmajor), fine in bf16 path
+        (torch.bfloat16, 3e38, 3e38),       # inf even in fp32
+    ], ids=["fp16-300", "bf16-3e38"])
+    def test_finite_input_whose_product_overflows(self, fn, dtype, gate, up):
+        x = x_ok(8, 512, dtype).cpu()
+        x[3, 5], x[3, 256 + 5] = gate, up
+        assert bool(torch.isfinite(x).all())
+        overflows = dtype == torch.bfloat16 or fn is kernels.silu_mul_fp8_colmajor
+        if overflows:
+            info = raises(fn, x.to(DEVICE), r"silu\(gate\) \* up overflows at row 3, output column 5",
+                          check_finite=True)
+            assert "check_finite=False" in str(info.value)
+        else:   # the packed path multiplies in fp32 and rounds to bf16: 90,000 is finite there
+            with pytest.raises(LaunchAttempted):
+                fn(x.to(DEVICE), check_finite=True)
 
     def test_valid_input_reaches_the_launch(self, fn):
         with pytest.raises(LaunchAttempted):
@@ -148,6 +167,19 @@ class TestOut:
         out = torch.empty(256, 8, dtype=FP8, device=DEVICE).t()
         raises(fn, x_ok(), r"out must be contiguous", out=out)
 
+    @pytest.mark.parametrize("how", ["x-itself", "inside-x", "straddling"])
+    def test_out_overlapping_x_is_refused(self, fn, how):
+        # out must not share bytes with x: the kernel would overwrite input it has not read yet
+        raw = torch.empty(3 * 8 * 512 * 2, dtype=torch.uint8, device=DEVICE)
+        x = raw[: 8 * 512 * 2].view(torch.bfloat16).view(8, 512)
+        x.copy_(x_ok())
+        start = {"x-itself": 0, "inside-x": 1024, "straddling": 8 * 512 * 2 - 16}[how]
+        out = raw[start:start + 8 * 256].view(FP8).view(8, 256)
+        raises(fn, x, r"out overlaps x in memory", out=out)
+        apart = raw[8 * 512 * 2:8 * 512 * 2 + 8 * 256].view(FP8).view(8, 256)   # adjacent, no overlap
+        with pytest.raises(LaunchAttempted):
+            fn(x, out=apart)
+
     def test_good_out_reaches_the_launch(self, fn):
         with pytest.raises(LaunchAttempted):
             fn(x_ok(), out=torch.empty(8, 256, dtype=FP8, device=DEVICE))
@@ -162,42 +194,94 @@ class TestOut:
 @pytest.mark.parametrize("kw,match", [
     ({"index": "int16"}, r"index must be one of \('int32', 'int64'\), got 'int16'"),
     ({"index": 64}, r"index must be one of .*got 64"),
-    ({"block_m": 3}, r"block_m must be one of \(1, 2, 4, 8, 16, 32, 64, 128\), got 3"),
-    ({"block_m": 256}, r"block_m must be one of .*got 256"),
-    ({"block_m": 0}, r"block_m must be one of .*got 0"),
+    ({"index": "INT64"}, r"index must be one of"),
+    ({"block_m": 3}, r"block_m must be a power of two in \[1, 128\] \(1, 2, 4, 8, 16, 32, 64, 128\), got 3"),
+    ({"block_m": 256}, r"block_m must be a power of two in \[1, 128\].*got 256"),
+    ({"block_m": 0}, r"block_m must be a power of two .*got 0"),
+    ({"block_m": -8}, r"block_m must be a power of two .*got -8"),
+    ({"block_m": 8.0}, r"block_m must be an int, got float 8.0"),
+    ({"block_m": True}, r"block_m must be an int, got bool True"),
+    ({"block_m": "8"}, r"block_m must be an int, got str '8'"),
+    ({"block_m": torch.tensor(8)}, r"block_m must be an int, got Tensor"),
+    ({"num_warps": 0}, r"num_warps must be a power of two in \[1, 32\].*got 0"),
+    ({"num_warps": 3}, r"num_warps must be a power of two in \[1, 32\].*got 3"),
+    ({"num_warps": -1}, r"num_warps must be a power of two .*got -1"),
+    ({"num_warps": 64}, r"num_warps must be a power of two .*got 64"),
+    ({"num_warps": 1.5}, r"num_warps must be an int, got float 1.5"),
+    ({"check_finite": 1}, r"check_finite must be True or False, got int 1"),
+    ({"unsafe_skip_launch_checks": "yes"}, r"unsafe_skip_launch_checks must be True or False"),
 ])
 def test_bad_choice(fn, kw, match):
     raises(fn, x_ok(), match, **kw)
 
 
 @pytest.mark.usefixtures("no_launch")
-@pytest.mark.parametrize("rows_axis", [2, -1, "1"])
+@pytest.mark.parametrize("fn", KERNELS)
+@pytest.mark.parametrize("kw", [{"block_m": np.int64(8)}, {"num_warps": np.int32(4)},
+                                {"block_m": 1}, {"num_warps": 32}], ids=str)
+def test_exact_integers_of_any_integer_type_are_accepted(fn, kw):
+    # operator.index types (numpy integers) are exact: accepted and passed on as Python ints
+    with pytest.raises(LaunchAttempted):
+        fn(x_ok(), **kw)
+
+
+@pytest.mark.usefixtures("no_launch")
+@pytest.mark.parametrize("rows_axis", [2, -1, "1", True, 1.0])
 def test_bad_rows_axis(rows_axis):
     raises(kernels.silu_mul_fp8_packed, x_ok(), rf"rows_axis must be one of \(0, 1\), got {rows_axis!r}",
            rows_axis=rows_axis)
 
 
 @pytest.mark.usefixtures("no_launch")
-@pytest.mark.parametrize("eps", [0.0, -1.0, math.nan, math.inf, 1, None],
-                         ids=["zero", "negative", "nan", "inf", "int", "none"])
+@pytest.mark.parametrize("eps", [0.0, -1.0, math.nan, math.inf, None, True, "1e-10", 2.0**-118,
+                                 1e-38, 2.0**-126, 1e39],
+                         ids=["zero", "negative", "nan", "inf", "none", "bool", "str", "2^-118",
+                              "1e-38", "2^-126", "above-flt-max"])
 def test_bad_eps(eps):
-    raises(kernels.silu_mul_fp8_colmajor, x_ok(), r"eps must be a positive finite float", eps=eps)
+    raises(kernels.silu_mul_fp8_colmajor, x_ok(), r"eps must be a (positive finite|real) number",
+           eps=eps)
 
 
 @pytest.mark.usefixtures("no_launch")
-@pytest.mark.parametrize("gpp,n", [(0, 512), (-2, 512), (3, 768), (6, 1536 * 2)])
-def test_bad_groups_per_program(gpp, n):
-    # gpp is first rounded down to a divisor of the group count (gcd); what is left must be 2**k
-    raises(kernels.silu_mul_fp8_colmajor, x_ok(8, n), "groups_per_program must be a power of two",
+@pytest.mark.parametrize("eps", [2.0**-117, 1e-10, 1, 0.5, np.float32(1e-6), 3.4e38],
+                         ids=["eps-min", "default", "int", "half", "np-float32", "near-flt-max"])
+def test_eps_in_range_is_accepted(eps):
+    with pytest.raises(LaunchAttempted):
+        kernels.silu_mul_fp8_colmajor(x_ok(), eps=eps)
+
+
+def test_eps_min_keeps_the_all_zero_scale_normal():
+    # the bound's reason, checked in fp32: eps * fp32(1/448) is normal at EPS_MIN, subnormal below
+    tiny = torch.finfo(torch.float32).tiny
+    r = torch.tensor(1 / 448, dtype=torch.float32)
+    assert (torch.tensor(validate.EPS_MIN, dtype=torch.float32) * r).item() >= tiny
+    assert (torch.tensor(validate.EPS_MIN / 2, dtype=torch.float32) * r).item() < tiny
+
+
+@pytest.mark.usefixtures("no_launch")
+@pytest.mark.parametrize("gpp,n,match", [
+    (0, 512, "power of two"), (-2, 512, "power of two"), (3, 768, "power of two"),
+    (1.5, 1536, "must be an int"), (True, 512, "must be an int"), (128, 65536, "power of two"),
+    # explicit values are never reduced: a non-divisor of N/256 is refused (upstream had 3 refused
+    # while 5 was silently turned into 1)
+    (5, 1536, "power of two"), (4, 1536, r"does not divide the 6 groups.*use one of \(1, 2\)"),
+    (8, 1280, r"does not divide the 5 groups.*use one of \(1,\)"), (2, 768, "does not divide the 3"),
+])
+def test_bad_groups_per_program(gpp, n, match):
+    raises(kernels.silu_mul_fp8_colmajor, x_ok(8, n), f"groups_per_program.*{match}",
            groups_per_program=gpp)
 
 
 @pytest.mark.usefixtures("no_launch")
-@pytest.mark.parametrize("gpp,n", [(2, 768), (4, 1536), (8, 2048)])
-def test_groups_per_program_rounds_down(gpp, n):
-    # gcd(3, 2) = 1, gcd(6, 4) = 2, gcd(8, 8) = 8: all legal, so the launch is reached
+@pytest.mark.parametrize("gpp,n,launched", [(None, 768, 1), (None, 1536, 2), (None, 2048, 8),
+                                            (None, 4096, 8), (4, 2048, 4), (np.int64(2), 1536, 2)])
+def test_groups_per_program_launched(monkeypatch, gpp, n, launched):
+    # None picks the largest power of two <= 8 dividing N/256; explicit divisors are used as given
+    spy = _Spy(raise_it=False)
+    monkeypatch.setattr(validate, "check_launch", spy)
     with pytest.raises(LaunchAttempted):
         kernels.silu_mul_fp8_colmajor(x_ok(8, n), groups_per_program=gpp)
+    assert spy.calls[0]["groups_per_program"] == launched
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +371,7 @@ class _Spy:
     # groups_per_program reaches the checks as gcd(groups, requested): the grid really launched
     ("colmajor", 1024, {"block_m": 16, "groups_per_program": 2},
      {"rows_axis": 0, "block_m": 16, "groups_per_program": 2}),
-    ("colmajor", 1280, {"groups_per_program": 4}, {"rows_axis": 0, "block_m": 8, "groups_per_program": 1}),
+    ("colmajor", 1280, {}, {"rows_axis": 0, "block_m": 8, "groups_per_program": 1}),   # 5 groups
     ("colmajor", 3072, {}, {"rows_axis": 0, "block_m": 8, "groups_per_program": 4}),  # default 8
     ("packed", 1024, {"rows_axis": 1, "block_m": 4}, {"rows_axis": 1, "block_m": 4}),
     ("packed", 1024, {}, {"rows_axis": 0, "block_m": 8}),
@@ -313,7 +397,7 @@ def test_unsafe_skip_launch_checks_is_the_only_way_past(monkeypatch, fn):
     monkeypatch.setattr(validate, "check_launch", spy)
     x = x_ok()
     # every other combination of options still runs the checks (and is refused by the spy)
-    for kw in ({}, {"index": "int64"}, {"index": "int32"}, {"check_finite": False},
+    for kw in ({}, {"index": "int64"}, {"index": "int32"}, {"check_finite": True},
                {"out": torch.empty(8, 256, dtype=FP8, device=DEVICE)}, {"block_m": 1}):
         with pytest.raises(OffsetOverflowError, match="spy"):
             fn(x, **kw)
@@ -332,8 +416,11 @@ def test_packed_wrapper_raises_grid_limit_for_real():
         kernels.silu_mul_fp8_packed(x, rows_axis=1, block_m=1)
     with pytest.raises(LaunchAttempted, match=r"grid \(65536,\)"):       # the fixed 1-D grid is fine
         kernels.silu_mul_fp8_packed(x, rows_axis=0, block_m=1)
-    with pytest.raises(LaunchAttempted, match=r"grid \(1, 65535\)"):     # the last legal M
-        kernels.silu_mul_fp8_packed(x[:65_535], rows_axis=1, block_m=1)
+    # the grid covers the scales' TMA-aligned rows round_up(M, 4): 65,532 rows is the last legal M
+    with pytest.raises(GridLimitError, match=r"axis 1 = 65,536"):
+        kernels.silu_mul_fp8_packed(x[:65_533], rows_axis=1, block_m=1)
+    with pytest.raises(LaunchAttempted, match=r"grid \(1, 65532\)"):
+        kernels.silu_mul_fp8_packed(x[:65_532], rows_axis=1, block_m=1)
     with pytest.raises(LaunchAttempted, match=r"grid \(1, 65536\)"):     # only the unsafe flag
         kernels.silu_mul_fp8_packed(x, rows_axis=1, block_m=1, unsafe_skip_launch_checks=True)
 
@@ -353,7 +440,7 @@ def test_checks_run_in_order_input_out_choices():
     x_nan = x_ok().cpu()
     x_nan[0, 0] = math.nan
     with pytest.raises(KernelInputError, match="NaN"):
-        kernels.silu_mul_fp8_packed(x_nan.to(DEVICE), index="int32")
+        kernels.silu_mul_fp8_packed(x_nan.to(DEVICE), index="int32", check_finite=True)
 
 
 def test_kernel_input_error_is_a_value_error():
