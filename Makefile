@@ -41,3 +41,22 @@ progress: $(STAMP)
 
 clean:
 	rm -rf $(VENV)
+
+# ---- the course site (README, "Site, CI, Colab and Binder") --------------------------------------
+.PHONY: site test-site lint-workflows
+SITE_STAMP := $(VENV)/.site-installed
+
+$(SITE_STAMP): $(STAMP) requirements-site.txt
+	$(BIN)/python -m pip install --quiet -r requirements-site.txt
+	touch $(SITE_STAMP)
+
+# static HTML from the notebooks' stored outputs (nothing is executed) -> build/site/index.html
+site: $(SITE_STAMP)
+	$(BIN)/python scripts/site.py
+
+# headless Chromium visits every page of the built site (tests/site/; make test leaves them out)
+test-site: site
+	COURSE_SITE_TESTS=1 $(BIN)/python -m pytest tests/site -p no:cacheprovider -q
+
+lint-workflows: $(SITE_STAMP)
+	$(BIN)/actionlint -config-file .github/actionlint.yaml .github/workflows/*.yml
