@@ -1,4 +1,7 @@
-"""The GitHub workflows: actionlint passes (and fails on a broken one), and each does its one job."""
+"""The GitHub workflows: actionlint passes (and fails on a broken one), and each does its one job.
+
+Run by `make test-site` (actionlint comes with requirements-site.txt); see check_browser.py.
+"""
 import re
 import shutil
 import subprocess

@@ -1,4 +1,8 @@
-"""Every page of the built site in headless Chromium (scripts/site_check.py), and proof the check fails."""
+"""Every page of the built site in headless Chromium (scripts/site_check.py), and proof the check fails.
+
+Run by `make test-site` (after `make site`). The files here are named check_*.py so that `make test`,
+which collects tests/ and must stay lean (no site tools, no browser), leaves them out.
+"""
 import re
 import shutil
 import sys
@@ -6,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import site_check as sc
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import site_check as sc  # noqa: E402
 SITE = ROOT / "build" / "site"
 SHOTS = ROOT / "build" / "site-test"  # ignored (build/)
 LESSON_06 = "notebooks/06_the_overflow.html"
