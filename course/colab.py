@@ -35,6 +35,7 @@ BRANCH = "main"
 CLONE_DIR = "/content/fp8-overflow-course"
 COLAB = "https://colab.research.google.com"
 BADGE_IMAGE = f"{COLAB}/assets/colab-badge.svg"
+BINDER = "https://mybinder.org"
 
 # Pinned in requirements.txt but not installed on Colab: its own notebook front end replaces
 # jupyterlab, and nbval/pytest only run the course's test suite (`make test`).
@@ -61,6 +62,12 @@ def _github_slug(url: str) -> str:
     return m.group(1)
 
 
+def site_url(repo: str | None = None) -> str:
+    """Where .github/workflows/site.yml publishes the course site (GitHub Pages of the repository)."""
+    owner, name = _github_slug(repo or REPOSITORY).split("/")
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
 def colab_url(path: str, repo: str | None = None, branch: str = BRANCH) -> str:
     """Colab's address for a notebook of the repository, e.g. colab_url("notebooks/06_the_overflow.ipynb")."""
     path = Path(path).as_posix()
@@ -68,6 +75,12 @@ def colab_url(path: str, repo: str | None = None, branch: str = BRANCH) -> str:
         raise ValueError(f"{path!r}: give a notebook's path inside the repository, e.g. "
                          "notebooks/06_the_overflow.ipynb")
     return f"{COLAB}/github/{_github_slug(repo or REPOSITORY)}/blob/{branch}/{path}"
+
+
+def binder_url(path: str, repo: str | None = None, branch: str = BRANCH) -> str:
+    """Binder's address for a notebook, opened in JupyterLab (binder/ configures the image)."""
+    colab_url(path, repo, branch)  # the same checks of path and repository
+    return f"{BINDER}/v2/gh/{_github_slug(repo or REPOSITORY)}/{branch}?urlpath=lab/tree/{path}"
 
 
 def badge(path: str, repo: str | None = None) -> str:

@@ -152,3 +152,15 @@ def test_setup_cell_is_valid_python_and_a_no_op_off_colab(tmp_path, monkeypatch)
     path_before = list(sys.path)
     exec(compile(cell["source"], "cell", "exec"), {})
     assert Path.cwd() == tmp_path and sys.path == path_before
+
+
+def test_readme_links_agree_with_the_repository_constant():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lesson = "notebooks/00_environment_doctor.ipynb"
+    assert colab.badge(lesson) in readme
+    assert colab.binder_url(lesson) in readme
+    assert colab.site_url() in readme
+    slug = colab.REPOSITORY.removeprefix("https://github.com/")
+    for wf in ("ci.yml", "site.yml"):
+        assert f"https://github.com/{slug}/actions/workflows/{wf}/badge.svg" in readme
+        assert (ROOT / ".github" / "workflows" / wf).exists()

@@ -35,7 +35,7 @@ html_theme_options = {
     "path_to_docs": "",  # scripts/site.py mirrors the repository's paths
     "use_repository_button": True,
     "use_download_button": True,
-    "launch_buttons": {"colab_url": colab.COLAB, "binderhub_url": "https://mybinder.org",
+    "launch_buttons": {"colab_url": colab.COLAB, "binderhub_url": colab.BINDER,
                        "notebook_interface": "jupyterlab"},
     "show_toc_level": 2,
 }

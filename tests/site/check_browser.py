@@ -115,6 +115,7 @@ def test_launch_buttons_open_each_notebook_where_colab_py_says(browser):
             browser.goto(base + rel.replace(".ipynb", ".html"))
             hrefs = browser.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
             assert colab.colab_url(rel, colab.repository()) in hrefs, rel
+            assert colab.binder_url(rel, colab.repository()) in hrefs, rel
 
 
 # ---------------------------------------------------------------------------------------------
