@@ -52,7 +52,7 @@ $(SITE_STAMP): $(STAMP) requirements-site.txt
 
 # static HTML from the notebooks' stored outputs (nothing is executed) -> build/site/index.html
 site: $(SITE_STAMP)
-	$(BIN)/python scripts/site.py
+	$(BIN)/python scripts/site_build.py
 
 # headless Chromium visits every page of the built site; actionlint (tests/site/check_*.py,
 # which make test does not collect)

@@ -1,6 +1,6 @@
 """Build the course's static site from what is committed: no notebook is executed, no GPU is needed.
 
-    python scripts/site.py [--out build/site]        (what `make site` runs)
+    python scripts/site_build.py [--out build/site]        (what `make site` runs)
 
 Step 1 lays out a source tree under build/site-src: the lessons, the exercises' README and the
 unsolved exercise notebooks, every docs/*.md, and one generated page per GPU that has recordings in
@@ -208,6 +208,15 @@ def stage(src: Path) -> None:
     (src / "index.md").write_text("\n".join(page), encoding="utf-8")
 
 
+def sphinx(src: Path, out: Path) -> int:
+    """HTML from a laid-out source tree; warnings (a dangling link, say) fail the build."""
+    if out.exists():
+        shutil.rmtree(out)  # a page removed from the course must not linger in the site
+    return subprocess.call([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
+                            "-c", str(ROOT / "docs" / "site"), "-d", str(src.parent / (src.name + "-doctrees")),
+                            str(src), str(out)])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "site", help="HTML output folder")
@@ -215,12 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="where the generated source tree goes (wiped first)")
     args = ap.parse_args(argv)
     stage(args.src)
-    if args.out.exists():
-        shutil.rmtree(args.out)  # a page removed from the course must not linger in the site
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
-           "-c", str(ROOT / "docs" / "site"), "-d", str(args.src.parent / "site-doctrees"),
-           str(args.src), str(args.out)]
-    rc = subprocess.call(cmd)
+    rc = sphinx(args.src, args.out)
     if rc == 0:
         print(f"site: {args.out / 'index.html'}")
     return rc
