@@ -12,7 +12,8 @@ What the install does on Colab (and nothing anywhere else):
 - installs the course itself with ``--no-deps`` (editable, from the clone);
 - reports the tier in a fresh process, and says what a GPU below sm_89 (a T4) can run.
 
-Coordinator/maintainer use: :func:`badge` and :func:`badge_cell` give a notebook's badge,
+Maintainers: `python course/colab.py add-cells NOTEBOOK...` puts both cells into notebooks (:func:`add_cells`);
+:func:`badge` and :func:`badge_cell` give a notebook's badge,
 :func:`setup_cell` its first cell; :data:`REPOSITORY` is the one place the repository's address lives.
 """
 from __future__ import annotations
@@ -91,11 +92,11 @@ def badge(path: str, repo: str | None = None) -> str:
 def badge_cell(path: str, repo: str | None = None) -> dict:
     """A markdown cell holding the badge. Tagged remove-cell: the course site has its own launch
     buttons, and a static site should not depend on Colab's server for an image."""
-    return {"cell_type": "markdown", "metadata": {"tags": ["colab-badge", "remove-cell"]},
-            "source": badge(path, repo)}
+    return {"cell_type": "markdown", "id": "colab-badge",
+            "metadata": {"tags": ["colab-badge", "remove-cell"]}, "source": [badge(path, repo)]}
 
 
-def setup_cell(path: str, repo: str | None = None) -> dict:
+def setup_cell(path: str, repo: str | None = None, clone_dir: str = CLONE_DIR) -> dict:
     """The first code cell of a notebook: a no-op except on Colab, where it fetches the course and
     runs `install` below, then works from the clone so `import kernels` finds the course."""
     folder = Path(path).parent.as_posix()
@@ -103,15 +104,37 @@ def setup_cell(path: str, repo: str | None = None) -> dict:
     src = f'''# On Colab only: fetch the course and install it beside Colab's own torch (course/colab.py).
 import os, subprocess, sys
 if "google.colab" in sys.modules:
-    if not os.path.isdir("{CLONE_DIR}"):
-        subprocess.run(["git", "clone", "--quiet", "--depth=1", "--branch", "{BRANCH}", "{url}",
-                        "{CLONE_DIR}"], check=True)
-    if subprocess.run([sys.executable, "{CLONE_DIR}/course/colab.py", "install"]).returncode:
-        raise SystemExit("The course is not installed: the lines above say why.")
-    sys.path.insert(0, "{CLONE_DIR}")
-    os.chdir("{CLONE_DIR}/{folder}")'''
-    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": ["colab-setup"]},
-            "outputs": [], "source": src}
+    def run(*cmd):  # through Python's stdout, so the notebook shows what a step said
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        print(r.stdout + r.stderr, end="")
+        if r.returncode:
+            raise SystemExit("The course is not set up: the lines above say why.")
+    if not os.path.isdir("{clone_dir}"):
+        run("git", "clone", "--quiet", "--depth=1", "--branch", "{BRANCH}", "{url}", "{clone_dir}")
+    run(sys.executable, "{clone_dir}/course/colab.py", "install")
+    sys.path.insert(0, "{clone_dir}")
+    os.chdir("{clone_dir}/{folder}")'''
+    return {"cell_type": "code", "execution_count": None, "id": "colab-setup",
+            "metadata": {"tags": ["colab-setup"]}, "outputs": [], "source": src.splitlines(keepends=True)}
+
+
+def add_cells(notebook: Path, rel: str | None = None, repo: str | None = None) -> bool:
+    """Put the badge first and the setup cell before the first code cell of a notebook of this
+    repository (written back in the format the course's notebooks use). False if already there.
+    rel: the notebook's path in the repository (default: where it lies under this checkout)."""
+    notebook = Path(notebook).resolve()
+    rel = rel or notebook.relative_to(ROOT).as_posix()
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    tags = {t for c in nb["cells"] for t in c.get("metadata", {}).get("tags", [])}
+    if {"colab-badge", "colab-setup"} <= tags:
+        return False
+    if tags & {"colab-badge", "colab-setup"}:
+        raise SystemExit(f"{rel}: has only one of the two Colab cells; remove it and run again")
+    first_code = next((i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"), len(nb["cells"]))
+    nb["cells"].insert(first_code, setup_cell(rel, repo))
+    nb["cells"].insert(0, badge_cell(rel, repo))
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--json", action="store_true", help="print the plan as JSON")
     i.add_argument("--force", action="store_true", help="act as if on Colab (for tests)")
     sub.add_parser("tier", help="print which tier this runtime gives")
+    c = sub.add_parser("add-cells", help="put the badge and the setup cell into notebooks")
+    c.add_argument("notebooks", nargs="+", type=Path)
     b = sub.add_parser("badge", help="print a notebook's badge Markdown")
     b.add_argument("notebook", help="path inside the repository, e.g. notebooks/06_the_overflow.ipynb")
     a = ap.parse_args(argv)
@@ -251,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         return install(ROOT, a.dry_run, a.json, a.force)
     if a.cmd == "tier":
         return report_tier()
+    if a.cmd == "add-cells":
+        for nb in a.notebooks:
+            print(f"{nb}: {'badge and setup cell added' if add_cells(nb) else 'already has them'}")
+        return 0
     print(badge(a.notebook))
     return 0
 

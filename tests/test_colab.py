@@ -144,13 +144,14 @@ def test_repository_inside_github_actions():
 
 def test_setup_cell_is_valid_python_and_a_no_op_off_colab(tmp_path, monkeypatch):
     cell = colab.setup_cell("exercises/01_silu_mul.ipynb", "https://github.com/someone/course")
-    ast.parse(cell["source"])
-    assert '"https://github.com/someone/course.git"' in cell["source"]
-    assert f'os.chdir("{colab.CLONE_DIR}/exercises")' in cell["source"]
+    src = "".join(cell["source"])
+    ast.parse(src)
+    assert '"https://github.com/someone/course.git"' in src
+    assert f'os.chdir("{colab.CLONE_DIR}/exercises")' in src
     monkeypatch.chdir(tmp_path)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     path_before = list(sys.path)
-    exec(compile(cell["source"], "cell", "exec"), {})
+    exec(compile(src, "cell", "exec"), {})
     assert Path.cwd() == tmp_path and sys.path == path_before
 
 
@@ -164,3 +165,43 @@ def test_readme_links_agree_with_the_repository_constant():
     for wf in ("ci.yml", "site.yml"):
         assert f"https://github.com/{slug}/actions/workflows/{wf}/badge.svg" in readme
         assert (ROOT / ".github" / "workflows" / wf).exists()
+
+
+def test_add_cells_to_a_copy_of_a_lesson(tmp_path):
+    import nbformat
+    rel = "notebooks/06_the_overflow.ipynb"
+    nb_path = tmp_path / "06.ipynb"
+    nb_path.write_bytes((ROOT / rel).read_bytes())
+    before = json.loads(nb_path.read_text())
+    assert colab.add_cells(nb_path, rel) is True
+    nb = json.loads(nb_path.read_text())
+    nbformat.validate(nbformat.reads(nb_path.read_text(), as_version=4))
+    assert nb["cells"][0]["id"] == "colab-badge" and colab.colab_url(rel) in "".join(nb["cells"][0]["source"])
+    first_code = next(i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code")
+    assert nb["cells"][first_code]["id"] == "colab-setup"
+    assert [c for c in nb["cells"] if c["id"] not in ("colab-badge", "colab-setup")] == before["cells"]
+    text = nb_path.read_text()
+    assert colab.add_cells(nb_path, rel) is False and nb_path.read_text() == text
+
+
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_setup_cell_on_colab_runs_the_install_and_moves_into_the_clone(tmp_path, monkeypatch, capsys, exit_code):
+    """The cell's Colab branch, with the clone already there and its install step replaced by a stub."""
+    clone = tmp_path / "clone"
+    (clone / "course").mkdir(parents=True)
+    (clone / "notebooks").mkdir()
+    (clone / "course" / "colab.py").write_text(
+        f"import sys\nprint('stub install ran with', sys.argv[1:])\nsys.exit({exit_code})\n")
+    cell = colab.setup_cell("notebooks/06_the_overflow.ipynb", clone_dir=str(clone))
+    monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    code = compile("".join(cell["source"]), "cell", "exec")
+    if exit_code:
+        with pytest.raises(SystemExit, match="not set up"):
+            exec(code, {})
+        assert Path.cwd() == tmp_path
+    else:
+        exec(code, {})
+        assert Path.cwd() == clone / "notebooks" and sys.path[0] == str(clone)
+    assert "stub install ran with ['install']" in capsys.readouterr().out

@@ -56,3 +56,15 @@ def test_recordings_are_grouped_by_device_and_rendered(tmp_path):
     name = build.device_page("GPU A", [res / "a.json", res / "a.log"], res, out)
     md = (out / f"{name}.md").read_text()
     assert "| M | ok |" in md and "| 1 | True |" in md and "a log that names GPU A" in md
+
+
+def test_the_badge_cell_stays_out_of_the_site(tmp_path):
+    """The badge (an image on Colab's server) is removed from pages; the setup cell is shown."""
+    src = tmp_path / "src"
+    build.stage(src)
+    rel = "notebooks/00_environment_doctor.ipynb"
+    assert colab.add_cells(src / rel, rel)
+    assert build.sphinx(src, tmp_path / "out") == 0
+    html = (tmp_path / "out" / "notebooks" / "00_environment_doctor.html").read_text(encoding="utf-8")
+    assert colab.BADGE_IMAGE not in html
+    assert "colab.py" in html and "install" in html
