@@ -230,8 +230,8 @@ def report_tier() -> int:
     return 0
 
 
-def install(root: Path, dry_run: bool, as_json: bool, force: bool) -> int:
-    if not (force or on_colab()):
+def install(root: Path, dry_run: bool, as_json: bool) -> int:
+    if not on_colab():
         print("Not on Colab: nothing to install here (locally, `make lab` sets up the course).")
         return 0
     p = plan(root, installed())
@@ -265,7 +265,6 @@ def main(argv: list[str] | None = None) -> int:
     i = sub.add_parser("install", help="on Colab: install the course beside the runtime's own torch")
     i.add_argument("--dry-run", action="store_true", help="print the plan, install nothing")
     i.add_argument("--json", action="store_true", help="print the plan as JSON")
-    i.add_argument("--force", action="store_true", help="act as if on Colab (for tests)")
     sub.add_parser("tier", help="print which tier this runtime gives")
     c = sub.add_parser("add-cells", help="put the badge and the setup cell into notebooks")
     c.add_argument("notebooks", nargs="+", type=Path)
@@ -273,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("notebook", help="path inside the repository, e.g. notebooks/06_the_overflow.ipynb")
     a = ap.parse_args(argv)
     if a.cmd == "install":
-        return install(ROOT, a.dry_run, a.json, a.force)
+        return install(ROOT, a.dry_run, a.json)
     if a.cmd == "tier":
         return report_tier()
     if a.cmd == "add-cells":

@@ -12,6 +12,7 @@ served with HTTP 200 and a #fragment names an element of that page). Chromium is
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import functools
 import http.server
@@ -136,7 +137,6 @@ class Chromium:
         self.wait_event("Page.loadEventFired")
 
     def screenshot(self, clip: dict | None = None) -> bytes:
-        import base64
         params = {"format": "png", "captureBeyondViewport": True}
         if clip:
             params["clip"] = dict(clip, scale=1)
@@ -258,7 +258,7 @@ def check_site(root: Path, pages: list[str] | None = None, browser: Chromium | N
     """
     root = Path(root)
     pages = site_pages(root) if pages is None else pages
-    results: list[PageResult] = []
+    results: dict[str, PageResult] = {}
     ids_of: dict[str, set[str]] = {}
     links_from: dict[str, list[str]] = {}
     own = browser is None
@@ -266,8 +266,7 @@ def check_site(root: Path, pages: list[str] | None = None, browser: Chromium | N
     try:
         with serve(root) as base:
             for path in pages:
-                r = PageResult(path)
-                results.append(r)
+                r = results[path] = PageResult(path)
                 try:
                     browser.goto(base + path)
                     facts = browser.evaluate(PAGE_FACTS)
@@ -298,16 +297,15 @@ def check_site(root: Path, pages: list[str] | None = None, browser: Chromium | N
                                 status[target] = resp.status
                         except urllib.error.HTTPError as e:
                             status[target] = e.code
-                    res = next(r for r in results if r.path == page)
                     if status[target] != 200:
-                        res.problems.append(f"broken link: {url[len(base) - 1:]} (HTTP {status[target]})")
+                        results[page].problems.append(f"broken link: {url[len(base) - 1:]} (HTTP {status[target]})")
                     elif frag and rel in ids_of and urllib.parse.unquote(frag) not in ids_of[rel]:
-                        res.problems.append(f"broken link: {url[len(base) - 1:]} (no element #{frag})")
+                        results[page].problems.append(f"broken link: {url[len(base) - 1:]} (no element #{frag})")
     finally:
         if own:
             browser.close()
-    problems = [f"{r.path}: {p}" for r in results for p in r.problems]
-    return Report(results, problems)
+    problems = [f"{r.path}: {p}" for r in results.values() for p in r.problems]
+    return Report(list(results.values()), problems)
 
 
 def blank_stats(png: bytes) -> dict:
