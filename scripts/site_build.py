@@ -21,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+IMAGES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
+SITE_CONF = ROOT / "docs" / "site"  # the Sphinx configuration and theme files, not content
 # What a reader of the static site sees where the notebook shows live ipywidgets controls. The
 # controls redraw through a Python kernel, which a static page does not have; the lesson kit draws
 # the default picture before it shows the controls, so that picture is already on the page.
@@ -145,7 +147,7 @@ def device_page(device: str, files: list[Path], results: Path, out_dir: Path) ->
             if meta:
                 lines += [" · ".join(f"**{k}** {_code(v)}" for k, v in meta.items()), ""]
             lines += render_value(data, 3)
-        elif p.suffix in (".png", ".svg", ".jpg", ".jpeg"):
+        elif p.suffix.lower() in IMAGES:
             name = f"{slug}-{rel.replace('/', '-')}"
             shutil.copyfile(p, out_dir / name)
             lines += [f"![{md_text(rel)}]({name})", ""]
@@ -190,6 +192,12 @@ def stage(src: Path) -> None:
     for md in guides:
         (src / "docs").mkdir(exist_ok=True)
         shutil.copyfile(md, src / "docs" / md.name)
+    # pictures a page may show by relative path (e.g. ![](../results/gpu/bench.png))
+    for folder in ("results", "docs"):
+        for pic in (ROOT / folder).rglob("*"):
+            if pic.suffix.lower() in IMAGES and SITE_CONF not in pic.parents:
+                (src / pic.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(pic, src / pic.relative_to(ROOT))
     results = ROOT / "results" / "gpu"
     rec_dir = src / "recordings"
     rec_dir.mkdir()
@@ -213,7 +221,7 @@ def sphinx(src: Path, out: Path) -> int:
     if out.exists():
         shutil.rmtree(out)  # a page removed from the course must not linger in the site
     return subprocess.call([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
-                            "-c", str(ROOT / "docs" / "site"), "-d", str(src.parent / (src.name + "-doctrees")),
+                            "-c", str(SITE_CONF), "-d", str(src.parent / (src.name + "-doctrees")),
                             str(src), str(out)])
 
 

@@ -23,9 +23,13 @@ def _with_links(tmp_path, links):
 
 def test_links_to_repository_files_open_them_on_github(tmp_path):
     rc, page = _with_links(tmp_path, ["[kernel](../kernels/colmajor.py)", "[readme](../README.md#two-tiers)",
-                                      "[lesson](../notebooks/06_the_overflow.ipynb)"])
+                                      "[lesson](../notebooks/06_the_overflow.ipynb)",
+                                      "![benchmark](../results/gpu/bench.png)"])
     assert rc == 0
     html = page.read_text(encoding="utf-8")
+    pic = next((tmp_path / "out" / "_images").glob("bench*.png"))  # a picture shown by relative path
+    assert pic.read_bytes() == (ROOT / "results" / "gpu" / "bench.png").read_bytes()
+    assert f'src="../_images/{pic.name}"' in html
     repo = colab.repository()
     assert f'href="{repo}/blob/main/kernels/colmajor.py"' in html
     assert f'href="{repo}/blob/main/README.md#two-tiers"' in html
