@@ -45,10 +45,15 @@ class Chromium:
     """One headless Chromium with one tab; `call` sends a DevTools command and returns its result."""
 
     def __init__(self, binary: str | None = None, timeout: float = 30.0):
-        binary = binary or next((b for b in map(shutil.which, BROWSERS) if b), None)
+        # $CHROMIUM names another Chromium-based browser (GitHub's runners ship google-chrome)
+        wanted = os.environ.get("CHROMIUM")
+        binary = binary or (shutil.which(wanted) if wanted else next(
+            (b for b in map(shutil.which, BROWSERS) if b), None))
+        if wanted and not binary:
+            raise BrowserError(f"CHROMIUM={wanted}: no such browser on PATH")
         if not binary:
             raise BrowserError("no Chromium found: install Debian's `chromium` package "
-                               "(apt-get install -y chromium); .ci/run does this")
+                               "(apt-get install -y chromium; .ci/run does this) or set $CHROMIUM")
         self.timeout = timeout
         self.profile = Path(tempfile.mkdtemp(prefix="site-check-"))
         self.log = open(self.profile / "chromium.log", "wb")
