@@ -338,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.site / "index.html").exists():
         print(f"{args.site} has no index.html: run `make site` first")
         return 2
-    report = check_site(args.site)
+    try:
+        report = check_site(args.site)
+    except BrowserError as e:
+        print(f"site_check: {e}")
+        return 2
     print(report.summary())
     return 1 if report.problems else 0
 
