@@ -31,8 +31,9 @@ test: $(STAMP)
 	rm -f $(TEST_PROGRESS)
 	COURSE_PROGRESS_FILE=$(TEST_PROGRESS) $(BIN)/python -m pytest tests notebooks solutions $(NBVAL) -p no:cacheprovider -q
 
-# ruff (code and notebooks), committed notebooks clean and within budget, exercises/ in sync
-lint: $(STAMP)
+# ruff (code and notebooks), committed notebooks clean and within budget, exercises/ in sync,
+# the CI workflows under actionlint
+lint: $(STAMP) lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/python -m course nb check notebooks/*.ipynb solutions/*.ipynb exercises/*.ipynb
 	$(BIN)/python -m course generate --check
@@ -58,3 +59,23 @@ progress: $(STAMP)
 clean:
 	rm -rf $(VENV) *.egg-info build .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# ---- the course site (README, "Site, CI, Colab and Binder") --------------------------------------
+.PHONY: site test-site lint-workflows
+SITE_STAMP := $(VENV)/.site-installed
+
+$(SITE_STAMP): $(STAMP) requirements-site.txt
+	$(BIN)/python -m pip install --quiet -r requirements-site.txt
+	touch $(SITE_STAMP)
+
+# static HTML from the notebooks' stored outputs (nothing is executed) -> build/site/index.html
+site: $(SITE_STAMP)
+	$(BIN)/python scripts/site_build.py
+
+# headless Chromium visits every page of the built site (tests/site/check_*.py, which make test
+# does not collect)
+test-site: site
+	$(BIN)/python -m pytest tests/site -o python_files='check_*.py' -p no:cacheprovider -q
+
+lint-workflows: $(STAMP)
+	$(BIN)/actionlint -config-file .github/actionlint.yaml .github/workflows/*.yml
