@@ -3,7 +3,7 @@
 - :func:`setup` — the one call at the top of every lesson and exercise notebook.
 - :func:`verdict` — one ✅/❌ line for a bool or a ``kernels.compare`` report.
 - :func:`explorer` — widget controls under a static default (what a headless run stores).
-- :func:`recorded` / :func:`show` — a recorded GPU run from ``results/gpu/``, with its banner.
+- :func:`recorded` / :func:`show` — a recorded GPU run from ``results/gpu/<device>/``, with its banner.
 - :func:`show_source` — lines of a function or ``@triton.jit`` kernel between two markers, with a
   clear error when a marker no longer matches the source.
 - :func:`plural`, :func:`print_table`, :func:`randn`, :func:`needs_gpu`.
@@ -168,13 +168,16 @@ def _Controls(children, names):  # noqa: N802 -- a class, made lazily (ipywidget
 
 
 # ---------------------------------------------------------------------------------- recorded runs
-def recorded(name: str) -> dict | None:
-    """A recorded GPU run (results/gpu/<name>.json) with its banner printed, or None with a clear
-    message when it is missing or unreadable."""
+def recorded(name: str, device: str | None = None) -> dict | None:
+    """A recorded GPU run (results/gpu/<device>/<name>.json) with its banner printed, or None with a
+    clear message when it is missing or unreadable. device: a folder of results/gpu/ (default: the
+    set the lessons' prose was written against); other devices that recorded the same run are listed
+    beside it, with the call that shows theirs."""
+    device = device or _recorded.DEFAULT_DEVICE
     try:
-        rec = _recorded.load(name)
+        rec = _recorded.load(name, device)
     except FileNotFoundError:
-        print(f"no recorded GPU run yet: results/gpu/{name}.json is missing "
+        print(f"no recorded GPU run yet: results/gpu/{device}/{name}.json is missing "
               "(it is produced by running the course on a real GPU).")
         return None
     except (json.JSONDecodeError, OSError) as e:
@@ -186,6 +189,10 @@ def recorded(name: str) -> dict | None:
         print(f"[recorded GPU run] {name} (no device/date header in the file)")
     if rec.get("command"):
         print(f"command: {rec['command']}")
+    for dev, other in _recorded.load_all(name).items():
+        if dev != device:
+            print(f"also recorded on {other.get('device', dev)}, {other.get('date', '?')}: "
+                  f"kit.recorded({name!r}, device={dev!r})")
     return rec
 
 

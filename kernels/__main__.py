@@ -141,7 +141,7 @@ def repro(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
 def bench(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
     import torch
     if not torch.cuda.is_available():
-        print("bench needs a CUDA GPU; recorded results: results/gpu/bench.json")
+        print("bench needs a CUDA GPU; recorded results: results/gpu/h100/bench.json")
         return 6
     from .bench import run as run_bench
     res = run_bench(a.quick, a.sweep, a.out, not a.no_compile)

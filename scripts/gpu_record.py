@@ -1,6 +1,11 @@
 """Record real GPU runs for learners without a GPU: writes results/gpu/*.json (run on a GPU).
 
-    python scripts/gpu_record.py [--out results/gpu] [--skip-sanitizer]
+    python scripts/gpu_record.py --out results/gpu/<device> [--skip-sanitizer] [--only NAME...]
+
+--out is required: the committed recordings of each GPU live in their own folder (results/gpu/h100,
+results/gpu/h200, ...), and a run never overwrites them by accident. Paths inside the recorded
+output (a sanitizer or TRITON_DEBUG line names the kernel's file) are stored relative to the
+repository, so a recording does not carry the recording machine's layout.
 
 doctor.json             device, capability, memory, versions
 repro.json              full-size launches in child processes: the crash, the fixes, the grid limit
@@ -40,9 +45,21 @@ def meta(command: str) -> dict:
             "torch": torch.__version__, "triton": triton.__version__, "command": command}
 
 
+def repo_relative(value):
+    """`value` with every absolute path into this checkout made repository-relative (recursively)."""
+    if isinstance(value, str):
+        return value.replace(str(ROOT) + os.sep, "")
+    if isinstance(value, list):
+        return [repo_relative(v) for v in value]
+    if isinstance(value, dict):
+        return {k: repo_relative(v) for k, v in value.items()}
+    return value
+
+
 def save(out: Path, name: str, records, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(meta(command) | {"records": records}, indent=1))
+    rec = repo_relative(meta(command) | {"records": records})
+    (out / f"{name}.json").write_text(json.dumps(rec, indent=1))
     print(f"wrote {out / name}.json", flush=True)
 
 
@@ -192,12 +209,12 @@ def gpu_vs_cpu() -> list:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=str(ROOT / "results" / "gpu"))
+    ap.add_argument("--out", required=True, help="a folder, e.g. results/gpu/h200 (one per GPU)")
     ap.add_argument("--skip-sanitizer", action="store_true")
     ap.add_argument("--only", nargs="*", default=None)
     a = ap.parse_args()
     out = Path(a.out)
-    cmd = "python scripts/gpu_record.py"
+    cmd = f"python scripts/gpu_record.py --out {os.path.relpath(out.resolve(), ROOT)}"
     steps = {"doctor": lambda: doctor(), "repro": repro_all, "silent_corruption": silent,
              "detection": lambda: detection(a.skip_sanitizer), "gpu_vs_cpu": gpu_vs_cpu}
     for name, fn in steps.items():

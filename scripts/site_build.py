@@ -192,7 +192,7 @@ def stage(src: Path) -> None:
     for md in guides:
         (src / "docs").mkdir(exist_ok=True)
         shutil.copyfile(md, src / "docs" / md.name)
-    # pictures a page may show by relative path (e.g. ![](../results/gpu/bench.png))
+    # pictures a page may show by relative path (e.g. ![](../results/gpu/h100/bench.png))
     for folder in ("results", "docs"):
         for pic in (ROOT / folder).rglob("*"):
             if pic.suffix.lower() in IMAGES and SITE_CONF not in pic.parents:

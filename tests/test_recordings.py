@@ -1,4 +1,4 @@
-"""The committed GPU recordings (results/gpu/*.json) agree with the offset analysis and with the
+"""The committed GPU recordings (results/gpu/<device>/*.json) agree with the offset analysis and with the
 verdicts the lessons teach from them.
 
 A recorded launch verdict is judged against kernels.offsets for its shape and tile: a launch the
@@ -20,13 +20,23 @@ from kernels import offsets
 from conftest import ROOT
 
 RESULTS = os.path.join(ROOT, "results", "gpu")
+DEVICES = sorted(d for d in os.listdir(RESULTS) if glob.glob(os.path.join(RESULTS, d, "*.json")))
+
+
+def _devices_with(name: str) -> list[str]:
+    return [d for d in DEVICES if os.path.exists(os.path.join(RESULTS, d, f"{name}.json"))]
+
+
+def test_recordings_are_kept_per_device():
+    # one folder per GPU; the first set (H100) stays
+    assert "h100" in DEVICES and not glob.glob(os.path.join(RESULTS, "*.json"))
 OFFSET_FAILURES = {"illegal-memory-access", "wrong-result"}
 LAUNCH_KEYS = {"kernel", "M", "N", "index", "verdict"}
 
 
 def _launch_records():
     out = []
-    for path in sorted(glob.glob(os.path.join(RESULTS, "*.json"))):
+    for path in sorted(glob.glob(os.path.join(RESULTS, "*", "*.json"))):
         with open(path) as f:
             data = json.load(f)
         records = data.get("records") if isinstance(data, dict) else None
@@ -34,7 +44,8 @@ def _launch_records():
             continue
         for i, r in enumerate(records):
             if isinstance(r, dict) and LAUNCH_KEYS <= r.keys():
-                out.append(pytest.param(os.path.basename(path), r, id=f"{os.path.basename(path)}-{i}"))
+                name = os.path.relpath(path, RESULTS)
+                out.append(pytest.param(name, r, id=f"{name}-{i}"))
     return out
 
 
@@ -77,29 +88,34 @@ TAUGHT = [("colmajor", 524_288, 4096, "int32", 0), ("colmajor", 524_416, 4096, "
           ("packed", 524_280, 8192, "int32", 1)]
 
 
-def test_the_launches_the_lessons_teach_are_recorded():
-    with open(os.path.join(RESULTS, "repro.json")) as f:
+@pytest.mark.parametrize("device", _devices_with("repro"))
+def test_the_launches_the_lessons_teach_are_recorded(device):
+    with open(os.path.join(RESULTS, device, "repro.json")) as f:
         recs = json.load(f)["records"]
     have = {(r["kernel"], r["M"], r["N"], r["index"], r.get("rows_axis", 0)): r for r in recs}
     for key in TAUGHT:
         assert key in have, f"repro.json lacks {key}"
         assert have[key]["verdict"] in expected_verdicts(have[key])
-    assert {r["device"] for r in recs} and json.load(open(os.path.join(RESULTS, "repro.json")))["date"]
+    assert {r["device"] for r in recs} and json.load(open(os.path.join(RESULTS, device, "repro.json")))["date"]
 
 
-def test_detection_recording_names_wrapping_blocks_only():
-    with open(os.path.join(RESULTS, "detection.json")) as f:
+@pytest.mark.parametrize("device", _devices_with("detection"))
+def test_detection_recording_names_wrapping_blocks_only(device):
+    with open(os.path.join(RESULTS, device, "detection.json")) as f:
         rec = json.load(f)["records"]
     n = 4096
-    cols = (n // 256) // math.gcd(n // 256, 8)          # the colmajor default tile at record time
+    # the colmajor tile of the recorded launch (recordings before tiles were recorded used 8 rows x
+    # 8 groups, the launcher's default then)
+    tile = rec.get("tile") or {"block_m": 8, "groups_per_program": 8}
+    cols = (n // 256) // tile["groups_per_program"]
     # TRITON_DEBUG's int32 overflow asserts and compute-sanitizer's bad access: every block they
     # name must be one whose input block base row0 * N leaves int32
     lines = rec["triton_debug_int32"]["lines"] + rec["compute_sanitizer"]["lines"]
     blocks = {int(b) for ln in lines for b in re.findall(r"block:? [\[(](\d+),", ln)}
     assert blocks, "no block named in the detection recording"
-    for tile in blocks:
-        row0 = (tile // cols) * 8
-        assert row0 * n > offsets.INT32_MAX, f"block {tile}: row0 * N = {row0 * n:,} fits in int32"
+    for tile_id in blocks:
+        row0 = (tile_id // cols) * tile["block_m"]
+        assert row0 * n > offsets.INT32_MAX, f"block {tile_id}: row0 * N = {row0 * n:,} fits in int32"
     assert rec["triton_debug_int32"]["verdict"] != "ok" and rec["triton_debug_int64"]["verdict"] == "ok"
     # the TTIR: the int32 build multiplies row0 by N in i32, the int64 build in i64
     assert any("x_blk" in ln and "muli" in ln and ": i32" in ln for ln in rec["ttir"]["int32"])
@@ -107,11 +123,23 @@ def test_detection_recording_names_wrapping_blocks_only():
     assert not any("x_blk" in ln and "muli" in ln and ": i32" in ln for ln in rec["ttir"]["int64"])
 
 
-def test_gpu_vs_cpu_recording_is_inside_the_envelope():
-    with open(os.path.join(RESULTS, "gpu_vs_cpu.json")) as f:
+@pytest.mark.parametrize("device", _devices_with("gpu_vs_cpu"))
+def test_gpu_vs_cpu_recording_is_inside_the_envelope(device):
+    with open(os.path.join(RESULTS, device, "gpu_vs_cpu.json")) as f:
         recs = json.load(f)["records"]
     for r in recs:
         assert r["ok"] is True, r
         if "cause" in r:
             assert r["cause"].get("elsewhere", 0) == 0, r
             assert sum(r["cause"].values()) == r["code_diffs"], r
+
+
+def test_recordings_hold_no_absolute_paths_of_the_recording_machine():
+    # a sanitizer or TRITON_DEBUG line names the kernel's file: stored relative to the repository
+    bad = []
+    for path in sorted(glob.glob(os.path.join(RESULTS, "*", "*"))):
+        if path.endswith((".json", ".log")):
+            with open(path, errors="replace") as f:
+                bad += [(os.path.relpath(path, RESULTS), m) for m in
+                        re.findall(r"(?:/work|/root|/home|/tmp)/\S*?(?:kernels|scripts|course)/\w+\.py", f.read())]
+    assert not bad, bad[:5]

@@ -24,7 +24,7 @@ def _with_links(tmp_path, links):
 def test_links_to_repository_files_open_them_on_github(tmp_path):
     rc, page = _with_links(tmp_path, ["[kernel](../kernels/colmajor.py)", "[readme](../README.md#two-tiers)",
                                       "[lesson](../notebooks/06_the_overflow.ipynb)",
-                                      "![benchmark](../results/gpu/bench.png)"])
+                                      "![benchmark](../results/gpu/h100/bench.png)"])
     assert rc == 0
     html = page.read_text(encoding="utf-8")
     pic = next((tmp_path / "out" / "_images").glob("bench*.png"))  # a picture shown by relative path
