@@ -270,3 +270,21 @@ def sass_counts() -> dict[str, int]:
         raise RuntimeError(f"compiling for sm_90 failed: {(p.stderr or p.stdout)[-800:]}")
     counts = {k: int(v) for k, v in (t.split("=") for t in p.stdout.split())}
     return {"per_thread": counts, "elements_per_thread": 8 * 8 * 128 // (8 * 32)}
+
+
+def tune_table(rows: list[dict], M: int, N: int, top: int = 3) -> str:
+    """The `top` fastest tiles per kernel of a recorded tune stage at one shape, with the ratio to the
+    copy timed in the same stage."""
+    at = [r for r in rows if r.get("M") == M and r.get("N") == N]
+    copy = next((r for r in at if r["name"] == "copy"), None)
+    lines = [f"{'kernel':<16} {'BLOCK_M':>7} {'groups/words':>12} {'warps':>5} {'TB/s':>6} {'vs copy':>8}"]
+    for kernel in dict.fromkeys(r["name"] for r in at if r["name"] != "copy"):
+        best = sorted((r for r in at if r["name"] == kernel and r.get("tile")),
+                      key=lambda r: -r["tbps"])[:top]
+        for r in best:
+            t = r["tile"].get("tile", r["tile"])
+            per = t.get("groups_per_program", t.get("words_per_program", "-"))
+            vs = f"{r['tbps'] / copy['tbps']:.3f}" if copy else "-"
+            lines.append(f"{kernel:<16} {t.get('block_m', '-'):>7} {per:>12} {t.get('num_warps', '-'):>5} "
+                         f"{r['tbps']:>6.3f} {vs:>8}")
+    return "\n".join(lines)
