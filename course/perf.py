@@ -137,7 +137,7 @@ def plot_sweep(rows: list[dict], kernel: str, copy_tbps: float | None = None):
     grid = np.full((len(ys), len(xs)), np.nan)
     for r in rows:
         grid[ys.index((r["bm"], r["g"])), xs.index(r["w"])] = r["tbps"]
-    fig, ax = plt.subplots(figsize=(1.3 * len(xs) + 2.5, 0.35 * len(ys) + 1.4))
+    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 2.4, 0.32 * len(ys) + 1.3))  # small: lesson 09 has a size budget
     im = ax.imshow(grid, cmap="viridis", aspect="auto")
     for i in range(len(ys)):
         for j in range(len(xs)):
@@ -153,3 +153,138 @@ def plot_sweep(rows: list[dict], kernel: str, copy_tbps: float | None = None):
     ax.set_title(ttl, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------ recordings per device (lesson 09)
+# Datasheet figures (NVIDIA H100 SXM and H200 SXM product pages): HBM bandwidth and FP32 peak.
+DATASHEET = {"H100": {"tbps": 3.35, "fp32_tflops": 67.0}, "H200": {"tbps": 4.8, "fp32_tflops": 67.0}}
+# CUDA C++ Programming Guide, "Arithmetic Instructions", throughput of native arithmetic instructions
+# (results per clock per SM) for compute capability 9.0: fp32 add/mul/FMA 128; fp32 reciprocal,
+# rsqrt, log2, exp2, sin, cos (the special-function unit, MUFU) 16.
+SM90_PER_CLOCK = {"fma": 128, "sfu": 16}
+
+LABELS = {
+    "copy": "device copy of the same bytes (torch copy_)",
+    "mix_baseline": "Triton: read x, write 1/4 as much, no math",
+    "colmajor": "course colmajor (fp32 scales)",
+    "colmajor_ue8m0": "course colmajor, UE8M0 scales",
+    "packed": "course packed (UE8M0, 4 per int32)",
+    "colmajor_no_exp": "colmajor with exp(-g) -> g*g (bench only)",
+    "packed_no_exp": "packed with exp(-g) -> g*g (bench only)",
+    "compile_ref": "torch.compile, the course's reference",
+    "compile_alt": "torch.compile, another formulation",
+}
+
+
+def recorded_stage(stage: str, device: str = "h200") -> list[dict]:
+    """The records of results/gpu/<device>/<stage>.json (banner printed by kit.recorded), or []."""
+    from . import kit
+    return bench_records(kit.recorded(f"{device}/{stage}"))
+
+
+def pick_rows(rows: list[dict], M: int, N: int, modes=("kernel",), names=None) -> list[dict]:
+    """Records at one shape, one row per (name, mode), first occurrence, in recording order.
+
+    The copy is always taken in its "call" mode: captured in a CUDA graph (the "kernel" mode) a torch
+    copy becomes a copy-engine memcpy node, not the copy kernel a user's call launches."""
+    out, seen = [], set()
+    for r in rows:
+        mode = r.get("mode", "call")
+        want = ("call",) if r["name"] == "copy" else modes
+        if r.get("M") != M or r.get("N") != N or mode not in want or (names and r["name"] not in names):
+            continue
+        if (r["name"], mode) not in seen:
+            seen.add((r["name"], mode))
+            out.append({**r, "label": LABELS.get(r["name"], r["name"])})
+    return out
+
+
+def ratio_table(rows: list[dict]) -> str:
+    """Time, TB/s and the ratio to the copy (same run, same bytes) for rows from pick_rows."""
+    copy = next((r for r in rows if r["name"] == "copy"), None)
+    lines = [f"{'what':<46} {'mode':<7} {'time (µs)':>10} {'TB/s':>6} {'vs copy':>8}"]
+    for r in rows:
+        vs = f"{r['tbps'] / copy['tbps']:.3f}" if copy and r.get("tbps") else "-"
+        lines.append(f"{r['label'][:46]:<46} {r.get('mode', 'call'):<7} {r['us']:>10,.1f} "
+                     f"{r['tbps']:>6.3f} {vs:>8}")
+    return "\n".join(lines)
+
+
+def by_name(rows: list[dict], name: str, mode: str | None = None) -> dict | None:
+    return next((r for r in rows if r["name"] == name and (mode is None or r.get("mode") == mode)), None)
+
+
+def pipe_floors(M: int, N: int, gpu: str = "H200", sfu_per_element: int = 3,
+                fma_per_element: int = 12) -> dict:
+    """Time floors (µs) of one colmajor launch on the memory pipe and on the two arithmetic pipes.
+
+    The clock is not on the datasheets; it follows from them: FP32 peak = 2 flops x 128 FMA per clock
+    per SM x SMs x clock (132 SMs on the H100 SXM and the H200)."""
+    d = DATASHEET[gpu]
+    clock_hz = d["fp32_tflops"] * 1e12 / (2 * SM90_PER_CLOCK["fma"] * 132)
+    elements = M * (N // 2)
+    mem = bytes_moved(M, N)["total"] / (d["tbps"] * 1e12) * 1e6
+    sfu = elements * sfu_per_element / (SM90_PER_CLOCK["sfu"] * 132 * clock_hz) * 1e6
+    fma = elements * fma_per_element / (SM90_PER_CLOCK["fma"] * 132 * clock_hz) * 1e6
+    return {"clock_ghz": clock_hz / 1e9, "memory_us": mem, "sfu_us": sfu, "fma_us": fma}
+
+
+_SASS_CHILD = r"""
+import inspect, os, re, subprocess, sys, tempfile
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from kernels.colmajor import silu_mul_fp8_colmajor_kernel as k
+types = {"x_ptr": "*bf16", "q_ptr": "*fp8e4nv", "s_ptr": "*fp32", "eps": "fp32", "clamp_limit": "fp32"}
+const = {"BLOCK_M": 8, "GROUPS": 8, "USE_UE8M0": False, "INDEX_64": True, "HAS_CLAMP": False}
+sig, cst = {}, {}
+for p in k.params:
+    if p.is_constexpr:
+        if p.name not in const:
+            sys.exit(f"sass_counts: unknown compile-time argument {p.name}")
+        sig[p.name], cst[p.name] = "constexpr", const[p.name]
+    else:
+        sig[p.name] = types.get(p.name, "i32")
+c = triton.compile(ASTSource(k, sig, cst), target=GPUTarget("cuda", 90, 32), options={"num_warps": 8})
+with tempfile.NamedTemporaryFile(suffix=".cubin", delete=False) as f:
+    f.write(c.asm["cubin"])
+nvdisasm = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
+sass = subprocess.run([nvdisasm, "-c", f.name], capture_output=True, text=True, check=True).stdout
+os.unlink(f.name)
+ops = re.findall(r"\b(MUFU\.\w+|FFMA|FMUL|FADD)\b", sass)
+print(" ".join(f"{o}={ops.count(o)}" for o in sorted(set(ops))))
+"""
+
+
+def sass_counts() -> dict[str, int]:
+    """Compile the colmajor kernel (fp32 scales, 8 rows x 8 groups, 8 warps) for sm_90 in a child
+    process (no GPU needed: Triton compiles for any NVIDIA target) and count, in its SASS, the
+    special-function instructions (MUFU.*) and the fp32 FMA-pipe ones, per thread of a program."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "TRITON_INTERPRET": "0"}  # compiled mode in the child, whatever the tier
+    p = subprocess.run([sys.executable, "-c", _SASS_CHILD], capture_output=True, text=True,
+                       timeout=600, env=env)
+    if p.returncode != 0:
+        raise RuntimeError(f"compiling for sm_90 failed: {(p.stderr or p.stdout)[-800:]}")
+    counts = {k: int(v) for k, v in (t.split("=") for t in p.stdout.split())}
+    return {"per_thread": counts, "elements_per_thread": 8 * 8 * 128 // (8 * 32)}
+
+
+def tune_table(rows: list[dict], M: int, N: int, top: int = 3) -> str:
+    """The `top` fastest tiles per kernel of a recorded tune stage at one shape, with the ratio to the
+    copy timed in the same stage."""
+    at = [r for r in rows if r.get("M") == M and r.get("N") == N]
+    copy = next((r for r in at if r["name"] == "copy"), None)
+    lines = [f"{'kernel':<16} {'BLOCK_M':>7} {'groups/words':>12} {'warps':>5} {'TB/s':>6} {'vs copy':>8}"]
+    for kernel in dict.fromkeys(r["name"] for r in at if r["name"] != "copy"):
+        best = sorted((r for r in at if r["name"] == kernel and r.get("tile")),
+                      key=lambda r: -r["tbps"])[:top]
+        for r in best:
+            t = r["tile"].get("tile", r["tile"])
+            per = t.get("groups_per_program", t.get("words_per_program", "-"))
+            vs = f"{r['tbps'] / copy['tbps']:.3f}" if copy else "-"
+            lines.append(f"{kernel:<16} {t.get('block_m', '-'):>7} {per:>12} {t.get('num_warps', '-'):>5} "
+                         f"{r['tbps']:>6.3f} {vs:>8}")
+    return "\n".join(lines)
