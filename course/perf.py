@@ -179,7 +179,7 @@ LABELS = {
 def recorded_stage(stage: str, device: str = "h200") -> list[dict]:
     """The records of results/gpu/<device>/<stage>.json (banner printed by kit.recorded), or []."""
     from . import kit
-    return bench_records(kit.recorded(f"{device}/{stage}"))
+    return bench_records(kit.recorded(stage, device=device))
 
 
 def pick_rows(rows: list[dict], M: int, N: int, modes=("kernel",), names=None) -> list[dict]:
