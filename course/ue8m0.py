@@ -68,7 +68,7 @@ def plot_word(word: int, title: str = ""):
         ax.text(x0 + 4, 1.35, f"byte {j} = {byte} (group 4p+{j})", ha="center", fontsize=9)
     ax.annotate("sign bit of the int32", xy=(0.5, 0), xytext=(0.5, -0.65), ha="left", fontsize=8,
                 arrowprops=dict(arrowstyle="->"))
-    ax.set_xlim(0, 32)
+    ax.set_xlim(-0.5, 32.5)        # a margin on both sides: the tight crop keeps bit 0 and bit 31 whole
     ax.set_ylim(-0.8, 1.8)
     ax.axis("off")
     signed = u - (1 << 32) if u >= 1 << 31 else u
