@@ -33,6 +33,19 @@ def just_above_powers_of_two(lo: int = -40, hi: int = 20) -> torch.Tensor:
     return torch.nextafter(p, torch.full_like(p, math.inf))
 
 
+def shift_pack(scales: torch.Tensor) -> torch.Tensor:
+    """Pack fp32 scales [..., 4] into int32 words the way DeepGEMM's CUDA packers do: no rounding.
+
+    They shift each scale's fp32 bits so that its exponent field lands in byte j:
+    `(s0 >> 23) | (s1 >> 15) | (s2 >> 7) | (s3 << 1)` (deep_gemm/include/deep_gemm/impls/
+    smxx_layout.cuh, transpose_and_pack_fp32_into_ue8m0). That is right only for powers of two:
+    a mantissa bit of s1, s2 or s3 is shifted into a lower byte.
+    """
+    b = scales.float().contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF   # unsigned bits
+    w = (b[..., 0] >> 23) | (b[..., 1] >> 15) | (b[..., 2] >> 7) | ((b[..., 3] << 1) & 0xFFFFFFFF)
+    return (w - ((w >> 31) << 32)).to(torch.int32)                                 # the same 32 bits, signed
+
+
 def word_table(packed: torch.Tensor, groups: int, row: int, word: int) -> str:
     """Decode one packed int32 word into its 4 lanes: byte, exponent, scale, which group."""
     w = int(packed[row, word])
