@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import kernels
+from course import kit
 from kernels.offsets import INT32_MAX
 from kernels.reference import GROUP
 
@@ -60,25 +61,54 @@ def program_ids_line(kernel: str, N: int, row_block: int) -> str:
             f"programs {row_block * per:,}..{row_block * per + per - 1:,}; {up}")
 
 
+def _block_offsets(kernel: str, M: int, N: int, block_m: int, pid: np.ndarray) -> np.ndarray:
+    """The largest input offset each row block computes (exact, int64)."""
+    if kernel == "colmajor":
+        return pid * block_m * N
+    return (pid * block_m + block_m - 1).clip(max=M - 1) * N
+
+
 def plot_offsets(kernel: str, M: int, N: int, block_m: int = 8):
-    """Input block offset per row block, exact and as int32, against the int32 limit."""
+    """Input block offset per row block, exact and as int32, against the int32 limit.
+
+    Left: every row block (sampled). Right: a zoom on the last row blocks, where the wrap happens:
+    at M = 524,416 it is the last 16 of 65,552 row blocks, too few to see at the left's scale.
+    """
     blocks = -(-M // block_m)
-    pid = np.unique(np.linspace(0, blocks - 1, 2000).astype(np.int64))
-    exact = pid * block_m * N if kernel == "colmajor" else (pid * block_m + block_m - 1).clip(max=M - 1) * N
-    wrapped = (exact + 2**31) % 2**32 - 2**31
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    ax.plot(pid, exact / 1e9, label="exact offset (int64)", lw=2)
-    ax.plot(pid, wrapped / 1e9, label="as computed in int32", lw=1.5, ls="--")
-    ax.axhline(INT32_MAX / 1e9, color="red", lw=1, label="int32 max = 2**31 - 1")
-    ax.axhline(0, color="gray", lw=0.5)
     first = first_wrapping_program(kernel, M, N, block_m)
-    if first is not None:
-        ax.axvline(first, color="red", ls=":", lw=1)
-        ax.text(first, ax.get_ylim()[0] * 0.9, f" row block {first:,}", color="red", fontsize=8)
-    ax.set_xlabel("row block pid_m (the course's 1-D grid runs several programs per row block)")
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=(3, 2))
+    pid = np.unique(np.linspace(0, blocks - 1, 2000).astype(np.int64))
+    exact = _block_offsets(kernel, M, N, block_m, pid)
+    ax.plot(pid, exact / 1e9, label="exact offset (int64)", lw=2)
+    ax.plot(pid, ((exact + 2**31) % 2**32 - 2**31) / 1e9, label="as computed in int32", lw=1.5, ls="--")
+    # the zoom: 16 row blocks either side of the first wrapping one (or the last 32 if none wraps)
+    lo, hi = (blocks - 32, blocks - 1) if first is None else (first - 16, first + 15)
+    lo, hi = max(lo, 0), min(hi, blocks - 1)
+    zpid = np.arange(lo, hi + 1, dtype=np.int64)
+    zexact = _block_offsets(kernel, M, N, block_m, zpid)
+    zoom.plot(zpid, zexact / 1e9, ".-", label="exact offset (int64)", lw=2, ms=4)
+    zoom.plot(zpid, ((zexact + 2**31) % 2**32 - 2**31) / 1e9, "x", label="as computed in int32", ms=4)
+    for a, top in ((ax, exact.max()), (zoom, zexact.max())):
+        a.axhline(INT32_MAX / 1e9, color="red", lw=1, label="int32 max = 2**31 - 1")
+        a.axhline(0, color="gray", lw=0.5)
+        a.set_ylim(-2.5, max(2.5, top / 1e9 * 1.1))
+        if first is not None:
+            a.axvline(first, color="red", ls=":", lw=1)
+    if first is not None:      # the label inside the axes, left of the line, so it is never clipped
+        zoom.text(first, -2.3, f"row block {first:,} ", color="red", fontsize=8, ha="right")
+        zoom.set_title(f"zoom on row blocks {lo:,}..{hi:,}\nfrom {first:,} on: "
+                       f"{kit.plural(blocks - first, 'row block')} of {blocks:,} wrap", fontsize=9)
+    else:
+        zoom.set_title(f"zoom on the last row blocks {lo:,}..{hi:,}\nnone wraps", fontsize=9)
+    zoom.ticklabel_format(axis="x", style="plain", useOffset=False)
+    zoom.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel("row block pid_m")
+    zoom.set_xlabel("row block pid_m")
     ax.set_ylabel("element offset (billions)")
-    ax.set_title(f"{kernel}: input offset per row block, M = {M:,}, N = {N:,}, BLOCK_M = {block_m}")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"all {blocks:,} row blocks (sampled)", fontsize=9)
+    fig.suptitle(f"{kernel}: input offset per row block, M = {M:,}, N = {N:,}, BLOCK_M = {block_m}",
+                 fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
 

@@ -33,6 +33,19 @@ def just_above_powers_of_two(lo: int = -40, hi: int = 20) -> torch.Tensor:
     return torch.nextafter(p, torch.full_like(p, math.inf))
 
 
+def shift_pack(scales: torch.Tensor) -> torch.Tensor:
+    """Pack fp32 scales [..., 4] into int32 words the way DeepGEMM's CUDA packers do: no rounding.
+
+    They shift each scale's fp32 bits so that its exponent field lands in byte j:
+    `(s0 >> 23) | (s1 >> 15) | (s2 >> 7) | (s3 << 1)` (deep_gemm/include/deep_gemm/impls/
+    smxx_layout.cuh, transpose_and_pack_fp32_into_ue8m0). That is right only for powers of two:
+    a mantissa bit of s1, s2 or s3 is shifted into a lower byte.
+    """
+    b = scales.float().contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF   # unsigned bits
+    w = (b[..., 0] >> 23) | (b[..., 1] >> 15) | (b[..., 2] >> 7) | ((b[..., 3] << 1) & 0xFFFFFFFF)
+    return (w - ((w >> 31) << 32)).to(torch.int32)                                 # the same 32 bits, signed
+
+
 def word_table(packed: torch.Tensor, groups: int, row: int, word: int) -> str:
     """Decode one packed int32 word into its 4 lanes: byte, exponent, scale, which group."""
     w = int(packed[row, word])
@@ -68,7 +81,7 @@ def plot_word(word: int, title: str = ""):
         ax.text(x0 + 4, 1.35, f"byte {j} = {byte} (group 4p+{j})", ha="center", fontsize=9)
     ax.annotate("sign bit of the int32", xy=(0.5, 0), xytext=(0.5, -0.65), ha="left", fontsize=8,
                 arrowprops=dict(arrowstyle="->"))
-    ax.set_xlim(0, 32)
+    ax.set_xlim(-0.5, 32.5)        # a margin on both sides: the tight crop keeps bit 0 and bit 31 whole
     ax.set_ylim(-0.8, 1.8)
     ax.axis("off")
     signed = u - (1 << 32) if u >= 1 << 31 else u

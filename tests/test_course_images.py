@@ -25,7 +25,9 @@ matplotlib.use("module://matplotlib_inline.backend_inline")
 import matplotlib.pyplot as plt  # noqa: E402
 from IPython.core.pylabtools import print_figure  # noqa: E402
 
-from course import fp8, kit, overflow, scales, silu, tiles  # noqa: E402
+import torch  # noqa: E402
+
+from course import fp8, kit, overflow, scales, silu, tiles, ue8m0  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +40,8 @@ FIGURES = [
     ("03_fp8_e4m3", "fp8.plot_e4m3_grid()", fp8.plot_e4m3_grid),
     ("03_fp8_e4m3", "fp8.plot_quant_error(3000.0)", lambda: fp8.plot_quant_error(3000.0)),
     ("04_colmajor_scales", "scales.plot_scale_layouts(6, 3)", lambda: scales.plot_scale_layouts(6, 3)),
+    ("05_ue8m0_packing", "e = torch.tensor([[127, 120, 94, 140]])",
+     lambda: ue8m0.plot_word(kernels.pack_exponents(torch.tensor([[127, 120, 94, 140]])).item())),
     ("06_the_overflow", "import ipywidgets as W", lambda: overflow.plot_offsets("colmajor", 524_416, 4096, 8)),
 ]
 

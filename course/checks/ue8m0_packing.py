@@ -54,7 +54,7 @@ def check_ue8m0_round(ue8m0) -> Result:
         exact = ((bits >> 23) + ((bits & 0x7FFFFF) != 0).to(torch.int32)) << 23
         if torch.equal(got, exact.view(torch.float32)):
             raise Fail(f"{head}. You computed the exact next power of two from the bits (DeepGEMM's "
-                       "way). The vLLM kernels use fp32 exp2(ceil(log2(s))), which rounds just above a "
+                       "ceil_to_ue8m0). The vLLM kernels use fp32 exp2(ceil(log2(s))), which rounds just above a "
                        "power of two down to it; the contract is the kernels' route")
         raise Fail(head)
     return run("ue8m0_round", body, ue8m0)
