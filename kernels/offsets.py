@@ -209,8 +209,10 @@ def _first_m(fails: Callable[[int], bool], multiple: int = 1, hi: int = 2**44) -
 def first_bad_m(kernel: str, name: str, n: int, block_m: int = 8, multiple: int = 1) -> int | None:
     """First M (among multiples of `multiple`) at which expression `name` exceeds int32 max.
 
-    multiple=8 gives the figure for the upstream colmajor kernel, which only accepts
-    M % 8 == 0 (524,296 for N = 4096); multiple=128 the first M a vLLM workspace can have.
+    multiple=8: the first M a kernel with BLOCK_M = 8 and no row mask could run (524,296 for
+    N = 4096, where the offset itself first wraps); multiple=128: the first M upstream's col-major
+    launcher accepts (it asserts M % 128 == 0, vLLM 0.21.0 fp8_utils.py L390) and the first a vLLM
+    workspace can have (524,416).
     Depends on N and the tile only, so it is cached: analyses of many M cost one search.
     """
     e = expr(kernel, name)
