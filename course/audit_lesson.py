@@ -17,14 +17,14 @@ import sys
 
 from kernels import tier  # first: it chooses the tier before triton is imported anywhere
 
-from . import recorded as _recorded  # noqa: E402
 from .audit import Launch, audit_source  # noqa: E402
 from .audit.cli import load_config, main as _lint_main  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLES = "course/audit/examples"
 BOUNDS = f"{EXAMPLES}/bounds.toml"
-RECORDING = "h200/audit_examples"        # results/gpu/h200/audit_examples.json
+# written on the H200 by `python -m course.audit.examples.prove results/gpu/h200`; read here by path
+RECORDING = pathlib.Path("results/gpu/h200/audit_examples.json")
 PROVE = "python -m course.audit.examples.prove"
 
 
@@ -60,16 +60,19 @@ def realistic_launch(kernel: str) -> Launch:
     return defaults.merged(per[kernel])
 
 
-def verdicts(source: str, kernel: str, launch: Launch | None = None, path: str = "<lesson>") -> dict:
+def verdicts(source: str, kernel: str, launch: Launch | None = None, path: str = "<lesson>",
+             include_all: bool = False) -> dict:
     """{verdict: [(line, expression, detail)]} of the lint for one kernel of `source`, at `launch`
-    (default: its realistic launch in bounds.toml)."""
+    (default: its realistic launch in bounds.toml); include_all adds the int64 sites ("int64")."""
     launch = launch or realistic_launch(kernel)
     out: dict = {"wraps": [], "safe": [], "unknown": []}
-    for k in audit_source(source, path, launch=launch, kernels={kernel}):
+    for k in audit_source(source, path, launch=launch, kernels={kernel}, include_all=include_all):
         if k.error:
             raise RuntimeError(f"the lint could not analyse {kernel}: {k.error}")
         for f in k.findings:
-            if f.verdict == "unknown":
+            if f.verdict not in ("wraps", "safe", "unknown"):
+                detail = f"cast {f.cast}"
+            elif f.verdict == "unknown":
                 detail = f.reason
             elif f.verdict == "safe":
                 detail = f"largest {f.max:,}"
@@ -77,7 +80,7 @@ def verdicts(source: str, kernel: str, launch: Launch | None = None, path: str =
                 detail = f"first wraps at {f.first_wrap['name']} = {f.first_wrap['value']:,}"
             else:
                 detail = f"reaches {f.max:,} whatever the size"
-            out[f.verdict].append((f.line, f.expr, detail))
+            out.setdefault(f.verdict, []).append((f.line, f.expr, detail))
     return out
 
 
@@ -86,19 +89,22 @@ def verdicts(source: str, kernel: str, launch: Launch | None = None, path: str =
 def show_recording() -> dict | None:
     """The proof recorded on a GPU by `python -m course.audit.examples.prove`, or a clear
     "not recorded yet" (never anything made up)."""
-    try:
-        rec = _recorded.load(RECORDING)
-    except FileNotFoundError:
-        print(f"not recorded yet: results/gpu/{RECORDING}.json is missing. It is written on a CUDA "
-              f"machine by\n    {PROVE} results/gpu/h200")
+    path = ROOT / RECORDING
+    if not path.exists():
+        print(f"not recorded yet: {RECORDING} is missing. It is written on a CUDA machine by\n"
+              f"    {PROVE} {RECORDING.parent}")
         return None
-    except (json.JSONDecodeError, OSError) as e:
-        print(f"the recording results/gpu/{RECORDING}.json could not be read: {e}")
+    try:
+        rec = json.loads(path.read_text())
+        if not isinstance(rec, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, OSError) as e:
+        print(f"the recording {RECORDING} could not be read: {e}")
         return None
     head = ", ".join(f"{k} {rec[k]}" for k in ("torch", "triton") if k in rec)
     print(f"[recorded GPU run] {rec.get('device', 'unknown device')}"
           + (f", {rec['date']}" if "date" in rec else "") + (f", {head}" if head else ""))
-    print(f"command: {rec.get('command', PROVE + ' results/gpu/h200')}")
+    print(f"command: {rec.get('command', f'{PROVE} {RECORDING.parent}')}")
     print(f"{'kernel':<24} {'size':>10}  {'audit says':<13} outcome")
     for c in rec.get("cases", []):
         print(f"{c.get('kernel', '?'):<24} {c.get('size', 0):>10,}  {c.get('audit', '?'):<13} {case_outcome(c)}")
@@ -119,12 +125,30 @@ def gpu_memory_gib() -> float:
     return torch.cuda.get_device_properties(0).total_memory / 2**30 if torch.cuda.is_available() else 0.0
 
 
-def live_proof(debug: bool = True, timeout: int = 300) -> list[dict]:
-    """On a GPU: the softmax kernel as found at its first wrapping size (with TRITON_DEBUG=1 when
-    `debug`: Triton's overflow checks), and the fixed one at the same size, each in a child process
-    (an illegal memory access poisons the CUDA context of the process that makes it)."""
+LIVE_GIB = 24     # the softmax at its first wrapping size holds about 13 GB of tensors
+
+
+def gpu_rung() -> None:
+    """Rung 3 of the ladder: live on a GPU with room for it, else the recording."""
+    if on_gpu() and gpu_memory_gib() >= LIVE_GIB:
+        live_proof(debug=True)
+        return
+    if on_gpu():
+        print(f"this GPU has {gpu_memory_gib():.0f} GiB; the live run needs about {LIVE_GIB} GiB -- "
+              "showing the recorded run instead")
+    else:
+        print(f"needs a GPU — showing a recorded run instead ({PROVE}, at the sizes the audit names).")
+        print(f"this machine: {tier.describe()}")
+    show_recording()
+
+
+def live_proof(debug: bool = True, timeout: int = 300, size: int | None = None) -> list[dict]:
+    """The softmax kernel as found at its first wrapping size (or `size` rows), with TRITON_DEBUG=1
+    when `debug` (Triton's overflow checks; a GPU compile honours it, the interpreter does not), and
+    the fixed one at the same size, each in a child process (an illegal memory access poisons the
+    CUDA context of the process that makes it)."""
     from .audit.examples.prove import audit_thresholds
-    _verdict, first, _bounds = audit_thresholds()["softmax_rows"]
+    first = size or audit_thresholds()["softmax_rows"][1]
     out = []
     for kernel, env in (("softmax_rows", {"TRITON_DEBUG": "1"} if debug else {}), ("softmax_rows_fixed", {})):
         cmd = [sys.executable, "-m", "course.audit.examples.prove", "--case", kernel, "--size", str(first)]

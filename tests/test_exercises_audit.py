@@ -91,12 +91,15 @@ def test_lesson_lint_helper_reports_the_exit_status(capsys):
 
 
 def test_missing_recording_says_not_recorded_yet(monkeypatch, tmp_path, capsys):
-    from course import recorded
-    monkeypatch.setattr(recorded, "ROOT", tmp_path)
+    monkeypatch.setattr(audit_lesson, "ROOT", tmp_path)
     assert audit_lesson.show_recording() is None
-    assert "not recorded yet" in capsys.readouterr().out
-    (tmp_path / "h200").mkdir()
-    (tmp_path / "h200" / "audit_examples.json").write_text(
+    assert "not recorded yet: results/gpu/h200/audit_examples.json" in capsys.readouterr().out
+    rec_path = tmp_path / audit_lesson.RECORDING
+    rec_path.parent.mkdir(parents=True)
+    rec_path.write_text("[1, 2]")
+    assert audit_lesson.show_recording() is None
+    assert "could not be read" in capsys.readouterr().out
+    rec_path.write_text(
         '{"device": "GPU X", "torch": "t", "triton": "3.6.0", "cases": [{"kernel": "softmax_rows", '
         '"size": 16745, "audit": "wraps", "completed": false, "error": "illegal memory access"}, '
         '{"kernel": "softmax_rows_fixed", "size": 16745, "audit": "safe (fixed)", "completed": true, '
@@ -105,3 +108,13 @@ def test_missing_recording_says_not_recorded_yet(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rec and "[recorded GPU run] GPU X" in out and "not recorded" not in out
     assert "FAILED: illegal memory access" in out and "equal the reference" in out
+
+
+def test_live_proof_runs_its_children(capsys):
+    """The GPU cell's code path, at 2 rows (the CPU tier: the interpreter ignores TRITON_DEBUG, and
+    at 2 rows nothing wraps, so both children complete and match the reference)."""
+    got = audit_lesson.live_proof(debug=True, size=2, timeout=240)
+    out = capsys.readouterr().out
+    assert [c["kernel"] for c in got] == ["softmax_rows", "softmax_rows_fixed"], out
+    assert all(c["completed"] and c["correct"] for c in got), out
+    assert "TRITON_DEBUG=1 softmax_rows at M = 2: completed" in out
