@@ -4,6 +4,7 @@
 (course/exercises.toml names the check of every exercise). Importing this package imports them
 all, so a notebook can write ``from course.checks import check_group_scale``.
 """
+from .audit import check_first_wrapping_rows, check_scatter_offsets
 from .colmajor_store import check_scale_alloc, check_scale_offsets
 from .core import Result, record_progress
 from .grid_and_precheck import check_packed_grid, check_precheck
@@ -17,5 +18,5 @@ __all__ = [
     "check_silu_mul_kernel", "check_silu_mul_launch", "check_group_scale", "check_fp8_quantize",
     "check_scale_offsets", "check_scale_alloc", "check_ue8m0_round", "check_pack_exponents",
     "check_largest_offset", "check_first_failing_m", "check_fix_offsets", "check_packed_grid",
-    "check_precheck",
+    "check_precheck", "check_first_wrapping_rows", "check_scatter_offsets",
 ]
