@@ -107,7 +107,7 @@ def silu_mul_fp8_colmajor(
         raise validate.KernelInputError("groups_per_program must be a power of two >= 1")
     q = out if out is not None else torch.empty(m, n // 2, dtype=FP8, device=x.device)
     scales = mn_major(m, g, torch.float32, x.device)
-    if m == 0:  # defined: empty outputs, no launch
+    if m == 0:  # defined: empty outputs, no launch (a zero-size grid is a CUDA error)
         return q, scales
     if check_finite:
         validate.check_finite(x)
