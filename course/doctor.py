@@ -12,6 +12,7 @@ import torch  # noqa: E402
 import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
+from kernels import fp8  # noqa: E402
 from kernels.reference import FP8, GROUP, round_up  # noqa: E402
 
 from . import kit  # noqa: E402
@@ -39,11 +40,11 @@ def canary_add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def canary_fp8_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+def canary_fp8_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr, SOFTWARE: tl.constexpr = False):
     offs = tl.arange(0, BLOCK)
     mask = offs < n
     x = tl.load(x_ptr + offs, mask=mask)
-    tl.store(out_ptr + offs, x.to(tl.float8e4nv), mask=mask)
+    fp8.store_e4m3(out_ptr + offs, x, mask, SOFTWARE)   # the kernels' own fp8 store, either path
 
 
 def canary_add(n: int = 1000) -> tuple[int, int]:
@@ -58,16 +59,17 @@ FP8_TIE = 1.0625   # exactly halfway between the e4m3 values 1.0 and 1.125: roun
 
 
 def canary_fp8_tie(value: float = FP8_TIE) -> tuple[float | None, float]:
-    """(what a Triton kernel's fp32 -> fp8 e4m3 cast gives, what torch gives) for one value.
+    """(what a Triton kernel's fp32 -> fp8 e4m3 store gives, what torch gives) for one value.
 
-    The kernel's result is None (and the reason is printed) if it cannot run, e.g. on a GPU older
-    than sm_89, where Triton refuses the fp8 e4m3 type.
+    The store is the kernels' own (kernels.fp8): the GPU's conversion from sm_89, the integer encoder
+    below. The kernel's result is None (and the reason is printed) if it cannot run.
     """
     x = torch.tensor([value], dtype=torch.float32, device=tier.DEVICE)
     out = torch.empty(1, dtype=FP8, device=tier.DEVICE)
     want = x.cpu().to(FP8).float().item()
     try:
-        canary_fp8_kernel[(1,)](x, out, 1, BLOCK=2)
+        out_arg, software = fp8.kernel_output(out)
+        canary_fp8_kernel[(1,)](x, out_arg, 1, BLOCK=2, SOFTWARE=software)
     except Exception as e:  # noqa: BLE001 -- reported, the doctor goes on
         first = next((ln for ln in str(e).splitlines() if ln.strip()), "")
         print(f"the fp8 canary kernel did not run: {type(e).__name__}: {first[:200]}")
@@ -121,7 +123,9 @@ def verdict_rows(r: dict) -> list[tuple[str, str, str]]:
         rows.append(("GPU", "--", "no GPU: CPU tier"))
     else:
         rows.append(("GPU", MARK[True], f"{gpu['name']} ({gpu['capability']})"))
-        rows.append(("FP8 e4m3 in hardware (sm_89+)", MARK[gpu["fp8_e4m3"]], gpu["capability"]))
+        path, _ = tier.fp8_path()
+        how = {"hardware": "the GPU's own conversion, sm_89+", "software": "integer encoder, kernels/fp8.py"}
+        rows.append(("fp8 conversion (kernels.fp8)", MARK[True], f"{path} ({how[path]})"))
         rows.append(("free memory for the full-size demo", MARK[r["demo_fits"]],
                      f"{gpu['free_bytes'] / gib:.1f} GiB free, {r['demo_bytes'] / gib:.2f} GiB needed"))
     return rows
@@ -134,10 +138,10 @@ def tier_verdict(r: dict) -> str:
     if r["gpu"] is None:
         return ("CPU tier: every lesson runs here (the Triton interpreter, with GPU rounding); the "
                 "full-size crash and the timings are shown from recorded GPU runs.")
-    if r["gpu"]["fp8_e4m3"] and r["demo_fits"]:
+    if r["demo_fits"]:
         return "GPU tier: every lesson runs here, including the full-size reproduction."
-    return ("GPU tier, partial: the small lessons run on this GPU; the full-size demo needs an "
-            "sm_89+ GPU with enough free memory (see the rows above).")
+    return ("GPU tier, partial: the small lessons run on this GPU; the full-size demo needs more free "
+            "memory (see the rows above).")
 
 
 def show_recorded(name: str = "doctor") -> dict | None:
