@@ -28,6 +28,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from . import colab
 from .catalog import EXERCISES, NOTEBOOKS, ExerciseError, get, resolve_notebook
 from .root import PACKAGE_ROOT, course_root
 
@@ -137,7 +138,14 @@ def build_exercise(notebook: str, root: Path | None = None) -> str:
     want = [e.id for e in EXERCISES if e.notebook == notebook]
     if seen != want:
         raise ExerciseError(f"{src_path.name}: exercise cells {seen} do not match the catalog {want}")
-    return _nbformat().writes(out) + "\n"
+    # the learner's copy opens in Colab: a badge first, the (no-op elsewhere) setup cell before the
+    # first code cell, both naming the exercise notebook's own path
+    rel = f"exercises/{notebook}.ipynb"
+    nbf = _nbformat()
+    first_code = next((i for i, c in enumerate(out.cells) if c.cell_type == "code"), len(out.cells))
+    out.cells.insert(first_code, nbf.from_dict(colab.setup_cell(rel)))
+    out.cells.insert(0, nbf.from_dict(colab.badge_cell(rel)))
+    return nbf.writes(out) + "\n"
 
 
 def build_readme() -> str:
