@@ -223,8 +223,13 @@ def test_helpers_in_another_file_and_inductor_style_names(tmp_path, capsys):
     assert got == [("kern.py", 12, "pid * BLOCK", "unknown", ()),
                    ("lib.py", 6, "row * stride", "wraps", ("row_off",))]
     unknown = next(f for f in rep["findings"] if f["verdict"] == "unknown")
-    assert "'BLOCK' is not defined" in unknown["reason"]
+    assert unknown["reason"].startswith("BLOCK: module consts is not in the analysed tree")
+    assert "--const BLOCK=" in unknown["reason"]
     assert status == 1 and [k["name"] for k in rep["kernels"]] == ["k"]
+    # ... and --const gives a module-level name the value the source does not hold
+    status, rep = run_json([str(tmp_path), "--bound", "xnumel=1000000", "--grid", "4096",
+                            "--const", "BLOCK=64"], capsys)
+    assert [f["verdict"] for f in rep["findings"] if f["expr"] == "pid * BLOCK"] == ["safe"]
 
 
 def test_a_loaded_pointer_is_a_pointer():

@@ -129,8 +129,6 @@ def run(args) -> tuple[dict, int]:
         cli.grid = _split_grid(args.grid)
     if args.vary:
         cli.vary = _vary(args.vary)
-    elif cli.bounds:
-        cli.vary = (next(iter(cli.bounds)), 1)
     defaults, per_kernel = (load_config(args.config) if args.config else (Launch(), {}))
     for p in args.paths:
         if not os.path.exists(p):
@@ -138,7 +136,10 @@ def run(args) -> tuple[dict, int]:
 
     def launch_for(name: str) -> Launch:
         base = defaults.merged(per_kernel[name]) if name in per_kernel else defaults
-        return base.merged(cli)
+        out = base.merged(cli)
+        if out.vary is None and out.bounds:     # default: the first --bound, else the config's first
+            out.vary = (next(iter(cli.bounds or out.bounds)), 1)
+        return out
 
     t0 = time.perf_counter()
     modules, skipped, analysed = [], [], []
