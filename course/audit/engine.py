@@ -8,6 +8,8 @@ Triton computes ``a * b`` (or ``a << k``, or ``a + b`` when an operand already c
 in 32 bits on at least one path; when a value carrying sites reaches a *sink* -- pointer
 arithmetic, tl.load/tl.store, tl.atomic_*, tl.make_block_ptr/advance, tensor descriptors -- those
 sites are marked as reaching memory. Nothing is imported or executed: the file is only parsed.
+A name the kernel reads from module level (``GROUP``, ``R.GROUP``) is resolved from the source of
+the analysed tree by course.audit.consts, or is unknown with the reason.
 
 Semantics modelled (Triton 3.x): tl.program_id / tl.arange / runtime int arguments below 2**31 are
 int32; int32 op int32 stays int32 and wraps; an operand widened with .to(tl.int64) or
