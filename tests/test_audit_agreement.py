@@ -269,3 +269,23 @@ def test_module_constants_are_resolved_on_the_course_kernels(capsys):
     assert {k for k in by if k[1] == "wraps"} == {("silu_mul_fp8_colmajor_kernel", "wraps"),
                                                   ("silu_mul_fp8_packed_kernel", "wraps")}
     assert all(v == {False} for (_, verdict), v in by.items() if verdict == "wraps")
+
+
+def test_the_documented_course_run_at_n_4096(capsys):
+    """docs/audit.md: with --bound N=4096 the config still bisects M (its `vary`), and the
+    wrapping expressions are C1, P1 and P7, first at offsets' first bad M among multiples of 128."""
+    import json
+
+    from course.audit.cli import main
+    status = main([str(ROOT / "kernels"), "--config", str(CONFIG), "--bound", "N=4096", "--json"])
+    rep = json.loads(capsys.readouterr().out)
+    wraps = {(f["kernel"], f["line"]): f["first_wrap"] for f in rep["findings"] if f["verdict"] == "wraps"}
+    s = rep["summary"]
+    assert status == 1 and (s["wraps"], s["unknown"]) == (3, 0)
+    want = {}
+    for kernel, tags in (("colmajor", ("C1",)), ("packed", ("P1", "P7"))):
+        for tag in tags:
+            line = source_tags(kernel)[tag][0]
+            want[(kernel_fn(kernel).name, line)] = {
+                "name": "M", "value": offsets.first_bad_m(kernel, tag, 4096, BLOCK_M, offsets.ALIGN)}
+    assert wraps == want
