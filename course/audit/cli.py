@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="value of a tl.constexpr parameter (selects `if FLAG:` branches); repeatable")
     p.add_argument("--vary", metavar="NAME[:STEP]",
                    help="for findings that wrap, bisect NAME (multiples of STEP) for the first "
-                        "value that wraps (default: the first --bound)")
+                        "value that wraps (default: the config's vary, else the first --bound)")
     p.add_argument("--config", metavar="FILE.toml", help="per-kernel bounds/grid/const/vary")
     p.add_argument("--kernel", action="append", metavar="NAME",
                    help="audit only these @triton.jit functions (also helpers, standalone)")
@@ -137,7 +137,7 @@ def run(args) -> tuple[dict, int]:
     def launch_for(name: str) -> Launch:
         base = defaults.merged(per_kernel[name]) if name in per_kernel else defaults
         out = base.merged(cli)
-        if out.vary is None and out.bounds:     # default: the first --bound, else the config's first
+        if out.vary is None and out.bounds:     # default: the config's vary, else the first --bound
             out.vary = (next(iter(cli.bounds or out.bounds)), 1)
         return out
 
