@@ -49,7 +49,9 @@ def test_corpus_covers_the_constructs():
     for construct in ("make_block_ptr", "atomic_add", "range(pid, n_tiles, nprog)", "tl.range(",
                       "return row * stride", "tl.cast(", "if WIDE:", "for k in range", "while ",
                       "row, col =", ":=", "for j in range(4)]", "make_tensor_descriptor",
-                      "from triton import jit", "@tr.jit", "triton.autotune", "triton.heuristics", "<<"):
+                      "from triton import jit", "@tr.jit", "triton.autotune", "triton.heuristics", "<<",
+                      "from .lib import sizes", "import lib.sizes as", "tl.constexpr(BLOCK * 2)",
+                      "tl.constexpr = ROWS_PER_PROGRAM"):
         assert construct in text, construct
 
 
@@ -223,8 +225,13 @@ def test_helpers_in_another_file_and_inductor_style_names(tmp_path, capsys):
     assert got == [("kern.py", 12, "pid * BLOCK", "unknown", ()),
                    ("lib.py", 6, "row * stride", "wraps", ("row_off",))]
     unknown = next(f for f in rep["findings"] if f["verdict"] == "unknown")
-    assert "'BLOCK' is not defined" in unknown["reason"]
+    assert unknown["reason"].startswith("BLOCK: module consts is not in the analysed tree")
+    assert "--const BLOCK=" in unknown["reason"]
     assert status == 1 and [k["name"] for k in rep["kernels"]] == ["k"]
+    # ... and --const gives a module-level name the value the source does not hold
+    status, rep = run_json([str(tmp_path), "--bound", "xnumel=1000000", "--grid", "4096",
+                            "--const", "BLOCK=64"], capsys)
+    assert [f["verdict"] for f in rep["findings"] if f["expr"] == "pid * BLOCK"] == ["safe"]
 
 
 def test_a_loaded_pointer_is_a_pointer():
@@ -236,3 +243,62 @@ def k(table_ptr, N, BLOCK: tl.constexpr):
 """
     fs = findings(src, bounds={"N": 4096}, grid=["1000"], consts={"BLOCK": 8})
     assert [(f.kind, f.expr, f.verdict) for f in fs] == [("product", "pid * N", "safe")]
+
+
+def test_module_constants_resolved_from_sibling_modules_and_unknown_with_a_reason(capsys):
+    """c14: constants of a sibling module (relative and absolute import), tl.constexpr globals,
+    a parameter default; an import from outside the tree and a cycle stay unknown, with why."""
+    path = str(CORPUS[[p.name for p in CORPUS].index("c14_module_consts.py")])
+    status, rep = run_json([path, "--bound", "N=4096", "--grid", "20000"], capsys)
+    top = {(f["kernel"], f["expr"]): f for f in rep["findings"]}
+    assert top[("sibling_module", "pid * sizes.BLOCK_ROWS * N")]["max"] == 19_999 * 16 * 4096
+    assert top[("sibling_module", "pid * absolute_sizes.BLOCK_ROWS * N")]["max"] == 19_999 * 16 * 4096
+    assert top[("constexpr_globals", "pid * WIDE_BLOCK * N")]["max"] == 19_999 * 128 * 4096
+    assert top[("default_from_a_module_constant", "pid * BLOCK_M * N")]["max"] == 19_999 * 8 * 4096
+    mystery = top[("unresolvable", "pid * MYSTERY * N")]["reason"]
+    assert "module somewhere_else is not in the analysed tree" in mystery and "--const MYSTERY=" in mystery
+    assert "defined in a cycle (CYCLE_B -> CYCLE_A -> CYCLE_B)" in top[("unresolvable", "pid * CYCLE_B * N")]["reason"]
+    status, rep = run_json([path, "--bound", "N=4096", "--grid", "20000", "--const", "MYSTERY=2"], capsys)
+    assert {f["verdict"] for f in rep["findings"] if "MYSTERY" in f["expr"]} == {"safe"}
+
+
+def test_resolver_follows_packages_and_refuses_what_is_not_one_constant(tmp_path):
+    from course.audit.consts import MAX_DEPTH, Resolver, Unknown
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("TOP = 3\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .b import B\nA = B + 1\nLOOP = tl_missing\n")
+    (pkg / "b.py").write_text("from . import a\nB = 10\nBACK = a.BACK2\n")
+    (pkg / "sub" / "c.py").write_text(
+        "import triton.language as tl\nimport pkg.a\nimport pkg.b as bb\nfrom .. import TOP\n"
+        "from ..a import A\nC = tl.constexpr(pkg.a.A * bb.B + TOP)\nD = int(2.0) << 3\n"
+        "if TOP:\n    MAYBE = 1\nDUP = 1\nDUP = 2\nENV = __import__('os').environ\n"
+        + "".join(f"H{i} = H{i + 1}\n" for i in range(MAX_DEPTH + 2)) + f"H{MAX_DEPTH + 2} = 1\n")
+    (pkg / "a.py").write_text("from .b import B\nfrom . import b\nA = B + 1\nBACK2 = b.BACK\n")
+    r = Resolver(str(pkg / "sub" / "c.py"))
+    assert r.lookup("C") == 11 * 10 + 3 and r.lookup("A") == 11 and r.lookup("D") == 16
+    for name, why in (("MAYBE", "bound conditionally"), ("DUP", "assigned 2 times"),
+                      ("ENV", "does not evaluate"), ("H0", f"more than {MAX_DEPTH} steps"),
+                      ("NOPE", "not defined"), ("pkg.a.BACK2", "cycle"),
+                      ("tl.nothing", "not in the analysed tree")):
+        v = r.lookup(name)
+        assert isinstance(v, Unknown) and why in v, (name, v)
+
+
+def test_all_missing_constexprs_in_one_message_and_defaults_from_the_signature():
+    src = BUG.split("@triton.jit")[0] + """GROUP = tl.constexpr(128)
+
+
+@triton.jit
+def k(x_ptr, N, BLOCK: tl.constexpr, TILE: tl.constexpr, COLS: tl.constexpr = GROUP * 2):
+    pid = tl.program_id(0)
+    tl.store(x_ptr + pid * BLOCK * TILE * N + pid * COLS + tl.arange(0, 4), 0.0)
+"""
+    fs = findings(src, bounds={"N": 4096}, grid=["1000"])
+    reasons = {f.reason for f in fs if f.verdict == "unknown"}
+    assert reasons == {"constexpr BLOCK, TILE have no value (pass --const BLOCK=... --const TILE=...)"}
+    cols = next(f for f in fs if f.expr == "pid * COLS")
+    assert cols.verdict == "safe" and cols.max == 999 * 256       # the default, GROUP * 2
+    fs = findings(src, bounds={"N": 4096}, grid=["1000"], consts={"BLOCK": 2, "TILE": 4})
+    assert {f.verdict for f in fs} == {"safe"}

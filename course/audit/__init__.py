@@ -9,7 +9,10 @@ pointers, other non-constexpr parameters integers); integers loaded from memory 
 unless bounded by name and assumed int32; only products and sums containing a product are
 checked; loops are widened to a fixed point (what grows is *unknown*); @triton.jit helpers are
 followed 4 levels deep, other calls are opaque; up to 5 constexpr flags are enumerated; the first
-wrapping value assumes monotone growth. No finding is not a proof.
+wrapping value assumes monotone growth; grid limits are not checked. Module-level constants
+(``GROUP = tl.constexpr(R.GROUP)`` with ``from . import reference as R``) are resolved from the
+source of the analysed tree (course.audit.consts), else unknown with the reason. No finding is
+not a proof.
 """
 from __future__ import annotations
 

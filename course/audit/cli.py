@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="value of a tl.constexpr parameter (selects `if FLAG:` branches); repeatable")
     p.add_argument("--vary", metavar="NAME[:STEP]",
                    help="for findings that wrap, bisect NAME (multiples of STEP) for the first "
-                        "value that wraps (default: the first --bound)")
+                        "value that wraps (default: the config's vary, else the first --bound)")
     p.add_argument("--config", metavar="FILE.toml", help="per-kernel bounds/grid/const/vary")
     p.add_argument("--kernel", action="append", metavar="NAME",
                    help="audit only these @triton.jit functions (also helpers, standalone)")
@@ -129,8 +129,6 @@ def run(args) -> tuple[dict, int]:
         cli.grid = _split_grid(args.grid)
     if args.vary:
         cli.vary = _vary(args.vary)
-    elif cli.bounds:
-        cli.vary = (next(iter(cli.bounds)), 1)
     defaults, per_kernel = (load_config(args.config) if args.config else (Launch(), {}))
     for p in args.paths:
         if not os.path.exists(p):
@@ -138,7 +136,10 @@ def run(args) -> tuple[dict, int]:
 
     def launch_for(name: str) -> Launch:
         base = defaults.merged(per_kernel[name]) if name in per_kernel else defaults
-        return base.merged(cli)
+        out = base.merged(cli)
+        if out.vary is None and out.bounds:     # default: the config's vary, else the first --bound
+            out.vary = (next(iter(cli.bounds or out.bounds)), 1)
+        return out
 
     t0 = time.perf_counter()
     modules, skipped, analysed = [], [], []

@@ -12,6 +12,7 @@ import sys
 import warnings
 
 from . import intervals as I
+from .consts import ModRef, Resolver, Unknown
 from .engine import Analyzer, V, cv, enumerate_variants
 from .intervals import INT32_MAX, INT32_MIN, Iv
 
@@ -32,7 +33,7 @@ class Module:
     tree: ast.Module
     line_offset: int = 0
     jit: list = dataclasses.field(default_factory=list)          # FunctionDefs
-    consts: dict = dataclasses.field(default_factory=dict)       # module-level int/bool constants
+    resolver: Resolver | None = None                              # module-level constants (consts.py)
     tl_aliases: set = dataclasses.field(default_factory=set)     # names bound to triton.language
     imported_names: set = dataclasses.field(default_factory=set)
     tuning: dict = dataclasses.field(default_factory=dict)       # fn name -> {param: Iv} (autotune)
@@ -81,19 +82,7 @@ def parse_module(source: str, path: str = "<string>", line_offset: int = 0) -> M
     mod.tl_aliases = {k for k, v in aliases.items()
                       if v in ("triton.language", "triton.language.core") or v.endswith(".language")
                       or k == "tl"}
-    for stmt in tree.body:      # module-level integer constants (GROUP = 128, X = tl.constexpr(4))
-        target, value = None, None
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            target, value = stmt.targets[0].id, stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
-            target, value = stmt.target.id, stmt.value
-        if target is None:
-            continue
-        if isinstance(value, ast.Call) and len(value.args) == 1 and \
-                (_dotted(value.func) or "").endswith("constexpr"):
-            value = value.args[0]
-        if isinstance(value, ast.Constant) and isinstance(value.value, (int, bool)):
-            mod.consts[target] = value.value
+    mod.resolver = Resolver(path, tree)   # module-level constants, resolved on demand
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             kinds = [_decorator_kind(d, aliases) for d in node.decorator_list]
@@ -183,8 +172,13 @@ _FUNCS = {"cdiv": lambda a, b: -(-a // b), "round_up": lambda a, b: -(-a // b) *
           "min": min, "max": max, "abs": abs}
 
 
+_CMP = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+        ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b}
+
+
 def eval_int(text, names: dict, what: str) -> int:
-    """Evaluate a bound expression: integers, names, + - * // % ** << >>, cdiv/round_up/min/max."""
+    """Evaluate a bound expression: integers, names, + - * // % ** << >>, cdiv/round_up/min/max,
+    comparisons, and/or/not, `A if FLAG else B` (a grid that depends on a constexpr flag)."""
     if isinstance(text, bool):
         return int(text)
     if isinstance(text, int):
@@ -219,6 +213,15 @@ def eval_int(text, names: dict, what: str) -> int:
             if isinstance(n.op, (ast.LShift, ast.RShift)) and not 0 <= b <= 128:
                 raise BoundsError(f"{what}: shift {b} out of range")
             return ops[type(n.op)]()
+        if isinstance(n, ast.IfExp):        # per-variant grids: `words if ROWS_ON_AXIS0 else ...`
+            return ev(n.body) if ev(n.test) else ev(n.orelse)
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
+            return int(not ev(n.operand))
+        if isinstance(n, ast.BoolOp):
+            vals = [ev(v) for v in n.values]
+            return int(all(vals) if isinstance(n.op, ast.And) else any(vals))
+        if isinstance(n, ast.Compare) and len(n.ops) == 1 and type(n.ops[0]) in _CMP:
+            return int(_CMP[type(n.ops[0])](ev(n.left), ev(n.comparators[0])))
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _FUNCS \
                 and not n.keywords:
             args = [ev(a) for a in n.args]
@@ -252,11 +255,13 @@ class Launch:
         return Launch({**self.bounds, **other.bounds}, other.grid if other.grid is not None else self.grid,
                       {**self.consts, **other.consts}, other.vary or self.vary)
 
-    def resolve(self, override: dict | None = None) -> tuple[dict, dict, tuple | None]:
-        """(bounds as ints, consts, grid as Ivs) with `override` replacing bound values."""
+    def resolve(self, override: dict | None = None, flags: dict | None = None,
+                with_grid: bool = True) -> tuple[dict, dict, tuple | None]:
+        """(bounds as ints, consts, grid as Ivs) with `override` replacing bound values; `flags`
+        (one variant's constexpr flags) may be read by the grid and bound expressions."""
         raw = {**self.bounds, **(override or {})}
         consts: dict = {}
-        names: dict = {}
+        names: dict = dict(flags or {})
         pending = {**{k: ("c", v) for k, v in self.consts.items()},
                    **{k: ("b", v) for k, v in raw.items()}}
         for _ in range(len(pending) + 1):
@@ -285,7 +290,7 @@ class Launch:
             eval_int(v, names, f"{'--const' if typ == 'c' else '--bound'} {k}")   # raises the reason
         bounds = {k: names[k] for k in raw}
         grid = None
-        if self.grid is not None:
+        if self.grid is not None and with_grid:
             if not 1 <= len(self.grid) <= 3:
                 raise BoundsError(f"--grid takes 1 to 3 axes, got {len(self.grid)}")
             grid = []
@@ -481,7 +486,20 @@ def build_registry(modules) -> dict:
     return reg
 
 
+def _default_value(mod, node):
+    """A parameter's default as a compile-time value (literals, module constants), or Unknown."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, bool, float)):
+        return node.value
+    if mod.resolver is None:
+        return Unknown(f"default {ast.unparse(node)} is not a literal")
+    return mod.resolver.evaluate(node)
+
+
 def initial_env(mod, fn, bounds: dict, consts: dict, variant: dict, mode: str) -> dict:
+    """Abstract values of a kernel's parameters. A tl.constexpr takes, in order: its variant value,
+    --const, --bound, the literal triton.Config values of @triton.autotune, its default in the
+    signature (a literal or a module constant); without any, it is unknown, and the reason names
+    every constexpr of the kernel that has no value, so one run says everything to pass."""
     env = {}
     params = fn.args.posonlyargs + fn.args.args
     defaults = dict(zip([p.arg for p in params[len(params) - len(fn.args.defaults):]], fn.args.defaults))
@@ -490,6 +508,7 @@ def initial_env(mod, fn, bounds: dict, consts: dict, variant: dict, mode: str) -
         mod.ptr_cache[id(fn)] = pointer_params(fn)
     ptrs = mod.ptr_cache[id(fn)]
     tuning = mod.tuning.get(fn.name, {})
+    missing, bad_default = [], {}
     for a in params + fn.args.kwonlyargs:
         name = a.arg
         if name in variant:
@@ -501,12 +520,14 @@ def initial_env(mod, fn, bounds: dict, consts: dict, variant: dict, mode: str) -
                 env[name] = cv(bounds[name])
             elif name in tuning:
                 env[name] = V(kind="int", iv=tuning[name])
-            elif name in defaults and isinstance(defaults[name], ast.Constant) and \
-                    isinstance(defaults[name].value, (int, bool)):
-                env[name] = cv(defaults[name].value)
             else:
-                env[name] = V(kind="int", iv=I.unknown(
-                    f"constexpr {name} has no value (pass --const {name}=...)"))
+                d = _default_value(mod, defaults[name]) if name in defaults else None
+                if d is None or isinstance(d, (Unknown, ModRef)):
+                    missing.append(name)
+                    if isinstance(d, Unknown):
+                        bad_default[name] = d
+                else:
+                    env[name] = cv(d)
         elif name in ptrs:
             env[name] = V(kind="ptr")
         else:
@@ -519,13 +540,20 @@ def initial_env(mod, fn, bounds: dict, consts: dict, variant: dict, mode: str) -
                 env[name] = V(kind="int", iv=I.unknown(
                     f"argument {name} has no bound (pass --bound {name}=...)"), taint=True,
                     wide=ann.endswith("int64"))
+    if missing:
+        why = (f"constexpr {', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no value "
+               f"(pass {' '.join(f'--const {m}=...' for m in missing)})"
+               + "".join(f"; default of {k}: {v}" for k, v in bad_default.items()))
+        for name in missing:
+            env[name] = V(kind="int", iv=I.unknown(why))
     return env
 
 
 def run_kernel(mod, fn, registry, bounds, consts, grid, variant, mode="audit") -> Analyzer:
     from .engine import Frame
     params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
-    an = Analyzer(registry, grid, mode, {k: v for k, v in bounds.items() if k not in params})
+    an = Analyzer(registry, grid, mode, {k: v for k, v in bounds.items() if k not in params},
+                  {k: v for k, v in consts.items() if k not in params})
     an.frames.append(Frame(mod, fn))
     an.block(fn.body, initial_env(mod, fn, bounds, consts, variant, mode))
     return an
@@ -554,7 +582,7 @@ def first_wrap(mod, fn, registry, launch: Launch, variant, key, mode, cache) -> 
     """Smallest value of the varying bound (a multiple of its step) at which site `key` wraps,
     by bisection over the same interval evaluation."""
     name, step = launch.vary
-    bounds0, _, _ = launch.resolve()
+    bounds0, _, _ = launch.resolve(flags=variant, with_grid=False)
     if name not in bounds0:
         return {"name": name, "value": None, "note": f"--vary {name}: not a --bound of this launch"}
     hi = bounds0[name] // step
@@ -563,7 +591,7 @@ def first_wrap(mod, fn, registry, launch: Launch, variant, key, mode, cache) -> 
         v = k * step
         if v not in cache:
             try:
-                b, c, g = launch.resolve({name: v})
+                b, c, g = launch.resolve({name: v}, variant)
             except BoundsError:
                 cache[v] = None
             else:
@@ -621,11 +649,12 @@ def _analyze_module(mod, registry, launch_for, helpers, mode, only, include_all,
 def analyze_kernel(mod, fn, registry, launch: Launch, mode="audit", include_all=False) -> Kernel:
     """All variants of one kernel (each True/False value of the constexpr flags its `if`s test,
     unless --const fixes them); flags that change no finding are dropped from the labels."""
-    bounds, consts, grid = launch.resolve()
+    bounds, consts, _ = launch.resolve(with_grid=False)
     flags = [f for f in branch_flags(fn) if f not in consts and f not in bounds]
     variants = list(enumerate_variants(flags)) if flags else [{}]
     per_variant = {}
     for variant in variants:
+        grid = launch.resolve(flags=variant)[2]      # a grid may depend on a flag
         an = run_kernel(mod, fn, registry, bounds, consts, grid, variant, mode)
         found = {}
         for key, site in an.sites.items():

@@ -8,6 +8,8 @@ Triton computes ``a * b`` (or ``a << k``, or ``a + b`` when an operand already c
 in 32 bits on at least one path; when a value carrying sites reaches a *sink* -- pointer
 arithmetic, tl.load/tl.store, tl.atomic_*, tl.make_block_ptr/advance, tensor descriptors -- those
 sites are marked as reaching memory. Nothing is imported or executed: the file is only parsed.
+A name the kernel reads from module level (``GROUP``, ``R.GROUP``) is resolved from the source of
+the analysed tree by course.audit.consts, or is unknown with the reason.
 
 Semantics modelled (Triton 3.x): tl.program_id / tl.arange / runtime int arguments below 2**31 are
 int32; int32 op int32 stays int32 and wraps; an operand widened with .to(tl.int64) or
@@ -21,6 +23,7 @@ import dataclasses
 import itertools
 
 from . import intervals as I
+from .consts import Unknown
 from .intervals import INT32_MAX, INT32_MIN, Iv
 
 WIDE_DTYPES = {"int64", "uint64"}
@@ -163,8 +166,12 @@ class Analyzer:
     MAX_DEPTH = 4
     LOOP_PASSES = 4
 
-    def __init__(self, registry, grid, mode: str = "audit", local_bounds: dict | None = None):
+    def __init__(self, registry, grid, mode: str = "audit", local_bounds: dict | None = None,
+                 global_consts: dict | None = None):
         self.registry = registry          # name -> list of (module, FunctionDef)
+        # --const NAME=VALUE for a name that is no parameter: a module-level constant the audit
+        # cannot resolve from the source (defined outside the analysed tree), given by the caller
+        self.global_consts = global_consts or {}
         # --bound NAME=VALUE for a local name: the value lies in [0, VALUE] where the analysis
         # cannot bound it itself (e.g. an index loaded from memory)
         self.local_bounds = local_bounds or {}
@@ -244,18 +251,32 @@ class Analyzer:
     def e_Name(self, node, env):
         if node.id in env:
             return env[node.id]
-        mod = self.frame.mod
-        if node.id in mod.consts:
-            return cv(mod.consts[node.id])
-        if node.id in ("True", "False"):
-            return cv(node.id == "True")
-        # e.g. a constant imported from another module: an integer of unknown value
-        return V(kind="int", iv=I.unknown(f"name {node.id!r} is not defined in the kernel"))
+        if node.id in self.global_consts:
+            return cv(self.global_consts[node.id])
+        return self.global_value(node.id)
+
+    def global_value(self, dotted: str) -> V:
+        """A module-level name or ALIAS.NAME read by the kernel, resolved from the source of this
+        module and the modules it imports (course.audit.consts): a constant, or unknown + why."""
+        resolver = self.frame.mod.resolver
+        v = resolver.lookup(dotted) if resolver is not None else \
+            Unknown(f"name {dotted!r} is not defined in the kernel")
+        if isinstance(v, Unknown):
+            hint = f" (pass --const {dotted}=...)" if "." not in dotted else ""
+            return V(kind="int", iv=I.unknown(f"{dotted}: {v}{hint}"))
+        if isinstance(v, (bool, int, float, tuple)):
+            return cv(v)
+        return V(kind="other", const=v)        # a module, a string: never an index
 
     def e_Attribute(self, node, env):
         attr = node.attr
         if attr in WIDE_DTYPES | NARROW_INT_DTYPES | FLOAT_DTYPES:
             return V(kind="dtype", const=attr)
+        dotted = _dotted_name(node)
+        if dotted is not None:
+            head = dotted.split(".")[0]
+            if head not in env and head not in self.frame.mod.tl_aliases:
+                return self.global_value(dotted)      # R.GROUP, offsets.GROUPS_PER_WORD
         base = self.ev(node.value, env)
         if attr == "T":
             return base
@@ -797,6 +818,15 @@ class Analyzer:
         return env
 
     s_AsyncFunctionDef = s_ClassDef = s_FunctionDef
+
+
+def _dotted_name(node) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted_name(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
 
 
 def _as_load(node):
