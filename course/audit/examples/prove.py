@@ -133,8 +133,10 @@ def main(argv=None) -> int:
         print(json.dumps(r), flush=True)
     out = pathlib.Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rec = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-           "triton": triton.__version__, "cases": cases}
+    import datetime
+    rec = {"device": torch.cuda.get_device_name(), "date": datetime.date.today().isoformat(),
+           "torch": torch.__version__, "triton": triton.__version__,
+           "command": f"python -m course.audit.examples.prove {args.out_dir}", "cases": cases}
     (out / "audit_examples.json").write_text(json.dumps(rec, indent=2) + "\n")
     print(f"wrote {out / 'audit_examples.json'}")
     return 0
