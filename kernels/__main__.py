@@ -34,11 +34,10 @@ def main(argv=None) -> int:
     r.add_argument("--timeout", type=float, default=300.0)
     r.add_argument("--json", action="store_true")
 
-    b = sub.add_parser("bench", help="GPU benchmark: course kernels vs PyTorch, torch.compile, copy")
-    b.add_argument("--quick", action="store_true", help="only the headline shape")
-    b.add_argument("--sweep", action="store_true", help="also sweep block sizes and warps")
-    b.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to build)")
-    b.add_argument("--out", default="results/gpu")
+    b = sub.add_parser("bench", help="GPU benchmark on triton.testing: kernels vs a device copy, "
+                       "tile sweep (--sweep), size sweep (--sizes), plots (--plot, CPU)")
+    from .bench import add_arguments
+    add_arguments(b)
 
     sub.add_parser("tier", help="which tier (GPU or CPU interpreter) this machine runs")
     a = ap.parse_args(argv)
@@ -59,17 +58,8 @@ def main(argv=None) -> int:
         print(json.dumps(res) if a.json else one_line(res))
         return res["exit"]
     if a.cmd == "bench":
-        import torch
-        if not torch.cuda.is_available():
-            print("bench needs a CUDA GPU; recorded results: results/gpu/bench.json")
-            return 6
-        from .bench import run as bench
-        res = bench(a.quick, a.sweep, a.out, not a.no_compile)
-        for r in res["records"]:
-            print(f"{r['name']:<34} M={r['M']:>9,} N={r['N']:>6,} " +
-                  (f"{r['us']:>10,.1f} us {r['tbps']:>6.3f} TB/s" if "us" in r else r["error"]))
-        print(f"{res['device']}, {res['date']}, torch {res['torch']}, triton {res['triton']} -> {a.out}")
-        return 0
+        from .bench import main as bench
+        return bench(a)
     from . import tier
     print(tier.describe())
     return 0

@@ -12,7 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
-from . import validate
+from . import tiles, validate
 from .reference import FP8, FP8_MAX, GROUP, mn_major
 
 
@@ -78,16 +78,18 @@ def silu_mul_fp8_colmajor(
     eps: float = 1e-10,
     out: torch.Tensor | None = None,
     index: str = "int64",
-    block_m: int = 8,
-    groups_per_program: int = 8,
-    num_warps: int = 8,
+    block_m: int | None = None,
+    groups_per_program: int | None = None,
+    num_warps: int | None = None,
+    num_stages: int | None = None,
     check_finite: bool = True,
     unsafe_skip_launch_checks: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, scales [M, N/256] fp32, strides (1, round_up(M,4))).
 
     index: "int64" (the fix, default) or "int32" (the bug as shipped; refused when it would wrap).
-    groups_per_program: 128-column groups per program (reduced to a divisor of N/256).
+    block_m, groups_per_program (128-column groups per program, reduced to a divisor of N/256),
+    num_warps, num_stages: the tile; None = this GPU's recorded tile (kernels.tiles, docs/tuning.md).
     Defaults (8 rows x 8 groups, 8 warps, 1-D tile order): 3.093 TB/s on an H100 at M=524,416,
     N=8,192 (results/gpu/bench.json; a device copy of the same bytes: 3.026). Most tile shapes on
     the 1-D grid land within noise of it (best in the recorded sweep: 3.107), a few fall off a cliff
@@ -98,7 +100,13 @@ def silu_mul_fp8_colmajor(
     m, n = validate.check_input(x)
     validate.check_out(out, x)
     validate.check_choice("index", index, ("int32", "int64"))
+    block_m, groups_per_program, num_warps, num_stages = tiles.fill(
+        tiles.kernel_key("colmajor", use_ue8m0), x.device, m, n,
+        dict(block_m=block_m, groups_per_program=groups_per_program, num_warps=num_warps,
+             num_stages=num_stages), upstream=index == "int32").values()
     validate.check_choice("block_m", block_m, (1, 2, 4, 8, 16, 32, 64, 128))
+    validate.check_choice("num_warps", num_warps, (1, 2, 4, 8, 16))
+    validate.check_choice("num_stages", num_stages, (1, 2, 3, 4))
     if not (isinstance(eps, float) and math.isfinite(eps) and eps > 0):
         raise validate.KernelInputError(f"eps must be a positive finite float, got {eps!r}")
     g = n // 2 // GROUP
@@ -117,5 +125,5 @@ def silu_mul_fp8_colmajor(
     silu_mul_fp8_colmajor_kernel[grid](
         x, q, scales, m, n, n // 2, scales.stride(1), eps, g // gpp,
         BLOCK_M=block_m, GROUPS=gpp, USE_UE8M0=use_ue8m0, INDEX_64=index == "int64",
-        num_warps=num_warps)
+        num_warps=num_warps, num_stages=num_stages)
     return q, scales

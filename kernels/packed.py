@@ -7,11 +7,13 @@ Semantics: kernels.reference (packed path).
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import triton
 import triton.language as tl
 
-from . import validate
+from . import tiles, validate
 from .reference import FP8, GROUP, mn_major
 
 
@@ -25,9 +27,10 @@ def silu_mul_fp8_packed_kernel(
     half,               # N / 2, passed (not computed) so Triton sees it is divisible by 16
     NUM_GROUPS,         # 128-column groups per row = N / 256
     s_stride,           # word column stride = round_up(M, 4)
-    words,              # packed words per row = ceil(NUM_GROUPS / 4)
+    word_blocks,        # programs per row block = ceil(NUM_GROUPS / 4) / WORDS
     BLOCK_M: tl.constexpr,      # rows per program
-    ROWS_ON_AXIS0: tl.constexpr,  # False = upstream 2-D grid (words, row blocks): axis 1 <= 65,535
+    WORDS: tl.constexpr,        # packed words (4 groups each) per program
+    ROWS_ON_AXIS0: tl.constexpr,  # False = upstream 2-D grid (word blocks, row blocks): axis 1 <= 65,535
     INDEX_64: tl.constexpr,     # False = the bug as shipped (int32 offsets), True = the fix
 ):
     if ROWS_ON_AXIS0:
@@ -36,8 +39,8 @@ def silu_mul_fp8_packed_kernel(
         tile = tl.program_id(0)
         if INDEX_64:
             tile = tile.to(tl.int64)   # the fix: widen before anything is multiplied
-        pid_m = tile // words
-        pid_p = tile % words
+        pid_m = tile // word_blocks
+        pid_p = tile % word_blocks
     else:
         pid_p = tl.program_id(0)
         pid_m = tl.program_id(1)
@@ -49,24 +52,38 @@ def silu_mul_fp8_packed_kernel(
     x_row = rows * N                 # P1: wraps past 2**31 in int32
     q_row = rows * half              # P2
     k = tl.arange(0, 128)
-    packed = tl.zeros([BLOCK_M], dtype=tl.int32)
-    for j in tl.static_range(4):
-        gid = pid_p * 4 + j
-        live = gid < NUM_GROUPS      # the last word may have unused lanes
-        mask = row_ok[:, None] & live
+    # Every load of the program is issued before its first store: the compiler cannot prove that a
+    # store does not alias a later load, so it keeps them in program order, and loads placed after
+    # a store would start only once the group before them is done (PTX for sm_90: ld after st).
+    gates = ()
+    ups = ()
+    for j in tl.static_range(4 * WORDS):
+        gid = pid_p * 4 * WORDS + j
+        mask = row_ok[:, None] & (gid < NUM_GROUPS)   # the last word may have unused lanes
         offs = x_row[:, None] + gid * 128 + k[None, :]
-        g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-        u = tl.load(x_ptr + offs + half, mask=mask, other=0.0).to(tl.float32)
-        # Precision path: everything in fp32, then one rounding through bf16.
-        y = (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
-        scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / 448.0, 1e-10)
-        e = tl.ceil(tl.log2(scale_raw))
-        q = tl.minimum(tl.maximum(y / tl.exp2(e)[:, None], -448.0), 448.0)
-        tl.store(q_ptr + q_row[:, None] + gid * 128 + k[None, :],
-                 q.to(q_ptr.dtype.element_ty), mask=mask)
-        byte = tl.minimum(tl.maximum(e + 127.0, 0.0), 255.0).to(tl.int32)
-        packed = packed | (tl.where(live, byte, 0) << (8 * j))
-    tl.store(s_ptr + pid_p * s_stride + rows, packed, mask=row_ok)   # P3
+        gates = gates + (tl.load(x_ptr + offs, mask=mask, other=0.0),)
+        ups = ups + (tl.load(x_ptr + offs + half, mask=mask, other=0.0),)
+    for w in tl.static_range(WORDS):
+        packed = tl.zeros([BLOCK_M], dtype=tl.int32)
+        for i in tl.static_range(4):
+            # j = 4 * w + i, written out: the interpreter turns every assigned name into a tensor,
+            # and a tensor cannot index a tuple
+            gid = pid_p * 4 * WORDS + 4 * w + i
+            live = gid < NUM_GROUPS
+            mask = row_ok[:, None] & live
+            g = gates[4 * w + i].to(tl.float32)
+            u = ups[4 * w + i].to(tl.float32)
+            # Precision path: everything in fp32, then one rounding through bf16.
+            y = (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
+            scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / 448.0, 1e-10)
+            e = tl.ceil(tl.log2(scale_raw))
+            q = tl.minimum(tl.maximum(y / tl.exp2(e)[:, None], -448.0), 448.0)
+            tl.store(q_ptr + q_row[:, None] + gid * 128 + k[None, :],
+                     q.to(q_ptr.dtype.element_ty), mask=mask)
+            byte = tl.minimum(tl.maximum(e + 127.0, 0.0), 255.0).to(tl.int32)
+            packed = packed | (tl.where(live, byte, 0) << (8 * i))
+        word = pid_p * WORDS + w
+        tl.store(s_ptr + word * s_stride + rows, packed, mask=row_ok)   # P3
 
 
 def silu_mul_fp8_packed(
@@ -75,8 +92,10 @@ def silu_mul_fp8_packed(
     out: torch.Tensor | None = None,
     index: str = "int64",
     rows_axis: int = 0,
-    block_m: int = 8,
-    num_warps: int = 4,
+    block_m: int | None = None,
+    words_per_program: int | None = None,
+    num_warps: int | None = None,
+    num_stages: int | None = None,
     check_finite: bool = True,
     unsafe_skip_launch_checks: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,14 +105,25 @@ def silu_mul_fp8_packed(
     rows_axis: 0 (the fix, default: a 1-D grid of row-block x word tiles on axis 0, limit 2**31 - 1)
     or 1 (upstream: grid (words, row blocks), and CUDA caps axis 1 at 65,535 -> the launch fails
     from M = 524,281 with BLOCK_M = 8).
+    block_m, words_per_program (packed words of 4 groups per program, reduced to a divisor of
+    ceil(N/1024)), num_warps, num_stages: the tile; None = this GPU's recorded tile (kernels.tiles,
+    docs/tuning.md); upstream variants (index="int32" or rows_axis=1) use upstream's BLOCK_M 8.
     """
     m, n = validate.check_input(x)
     validate.check_out(out, x)
     validate.check_choice("index", index, ("int32", "int64"))
     validate.check_choice("rows_axis", rows_axis, (0, 1))
+    block_m, words_per_program, num_warps, num_stages = tiles.fill(
+        "packed", x.device, m, n, dict(block_m=block_m, words_per_program=words_per_program,
+                                       num_warps=num_warps, num_stages=num_stages),
+        upstream=index == "int32" or rows_axis == 1).values()
     validate.check_choice("block_m", block_m, (1, 2, 4, 8, 16, 32, 64, 128))
+    validate.check_choice("words_per_program", words_per_program, (1, 2, 4, 8, 16))
+    validate.check_choice("num_warps", num_warps, (1, 2, 4, 8, 16))
+    validate.check_choice("num_stages", num_stages, (1, 2, 3, 4))
     g = n // 2 // GROUP
     p = triton.cdiv(g, 4)
+    wpp = math.gcd(p, words_per_program)   # a divisor of p: no program runs past the last word
     q = out if out is not None else torch.empty(m, n // 2, dtype=FP8, device=x.device)
     scales = mn_major(m, p, torch.int32, x.device)
     if m == 0:  # defined: empty outputs, no launch
@@ -103,9 +133,9 @@ def silu_mul_fp8_packed(
     if not unsafe_skip_launch_checks:
         validate.check_launch("packed", m, n, index, rows_axis, block_m)
     blocks = triton.cdiv(m, block_m)
-    grid = (blocks * p,) if rows_axis == 0 else (p, blocks)
+    grid = (blocks * (p // wpp),) if rows_axis == 0 else (p // wpp, blocks)
     silu_mul_fp8_packed_kernel[grid](
-        x, q, scales, m, n, n // 2, g, scales.stride(1), p,
-        BLOCK_M=block_m, ROWS_ON_AXIS0=rows_axis == 0, INDEX_64=index == "int64",
-        num_warps=num_warps, num_stages=2)
+        x, q, scales, m, n, n // 2, g, scales.stride(1), p // wpp,
+        BLOCK_M=block_m, WORDS=wpp, ROWS_ON_AXIS0=rows_axis == 0, INDEX_64=index == "int64",
+        num_warps=num_warps, num_stages=num_stages)
     return q, scales
