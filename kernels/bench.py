@@ -166,9 +166,12 @@ def _mix(x, fast=False):
     q = torch.empty(m, n // 2, dtype=torch.int8, device=x.device)
     s = mn_major(m, g, torch.float32, x.device)
     grid = (triton.cdiv(m, t["block_m"]) * (g // gpp),)
-    return lambda: read_write_mix_kernel[grid](x, q, s, m, n, n // 2, s.stride(1), g // gpp,
-                                               BLOCK_M=t["block_m"], GROUPS=gpp,
-                                               num_warps=t["num_warps"])
+
+    def fn():
+        read_write_mix_kernel[grid](x, q, s, m, n, n // 2, s.stride(1), g // gpp,
+                                    BLOCK_M=t["block_m"], GROUPS=gpp, num_warps=t["num_warps"])
+    fn.outputs = (q, s)
+    return fn
 
 
 def _no_exp(kernel: str):
