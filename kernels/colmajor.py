@@ -90,8 +90,8 @@ def silu_mul_fp8_colmajor(
     index: "int64" (the fix, default) or "int32" (the bug as shipped; refused when it would wrap).
     block_m, groups_per_program (128-column groups per program, reduced to a divisor of N/256),
     num_warps, num_stages: the tile; None = this GPU's recorded tile (kernels.tiles, docs/tuning.md).
-    Defaults (8 rows x 8 groups, 8 warps, 1-D tile order): 3.093 TB/s on an H100 at M=524,416,
-    N=8,192 (results/gpu/bench.json; a device copy of the same bytes: 3.026). Most tile shapes on
+    Built-in default tile (8 rows x 8 groups, 8 warps, 1-D tile order): 3.093 TB/s on an H100 at
+    M=524,416, N=8,192 (results/gpu/bench.json; a device copy of the same bytes: 3.026). Most tiles on
     the 1-D grid land within noise of it (best in the recorded sweep: 3.107), a few fall off a cliff
     (too many warps for a small tile, or too few for a large one); upstream's 2-D grid with 8 rows x
     1 group, 4 warps: 2.90.

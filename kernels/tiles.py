@@ -12,8 +12,9 @@ Where a tile comes from, first match wins:
 2. the CPU tier (Triton's interpreter): always ``CPU_TILES``, so CPU results never depend on a file;
 3. an upstream variant (``index="int32"`` or packed ``rows_axis=1``, the bug demos): ``CPU_TILES``
    too, so the thresholds the lessons compute (first failing M, grid axis 1) hold on every GPU;
-4. a table recorded on this GPU by ``python -m kernels bench --sweep`` (``KERNELS_TILES=<file>``
-   first, then ``results/gpu/*/tiles.json``): same device name, else same compute capability;
+4. a table recorded on a GPU of the same name by ``python -m kernels bench --sweep``
+   (``KERNELS_TILES=<file>`` first, then ``results/gpu/*/tiles.json``). Not by compute capability:
+   the H100 and the H200 are both sm_90 and want different tiles;
 5. ``DEFAULT_TILES`` (tuned on an H100; results/gpu/bench.json) for a GPU nobody has recorded.
 
 Inside a table, tiles are keyed on the kernel, an M bucket (``M_BUCKETS``) and N (the nearest
@@ -123,15 +124,13 @@ def use_table(path: str | os.PathLike | None) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _table_for(name: str, capability: str) -> dict | None:
-    tabs = tables()
-    return (next((t for t in tabs if t["device"] == name), None)
-            or next((t for t in tabs if t["capability"] == capability), None))
+def _table_for(name: str) -> dict | None:
+    return next((t for t in tables() if t["device"] == name), None)
 
 
 @functools.lru_cache(maxsize=None)
 def _resolve(kernel: str, device_index: int, b: str, n: int) -> tuple[dict, str]:
-    table = _table_for(*device_info(device_index))
+    table = _table_for(device_info(device_index)[0])
     by_bucket = (table or {}).get("tiles", {}).get(kernel, {})
     # this bucket, else the other one (a table swept at one size only still beats the default)
     by_n = by_bucket.get(b) or next((v for v in by_bucket.values() if v), None)
