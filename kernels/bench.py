@@ -1,7 +1,8 @@
-"""Benchmark on ``triton.testing.do_bench``: the course kernels against a device copy of the same bytes.
+"""Benchmark on ``triton.testing.do_bench``: the course kernels against a device copy of the same
+bytes.
 
-``python -m kernels bench`` (``--help`` for the options) times a table of *providers* (``PROVIDERS``:
-a name, whose bytes it is charged, and a factory that returns the call to time) in interleaved
+``python -m kernels bench`` (``--help`` for the options) times a table of *providers*
+(``_providers()``: a name, whose bytes it is charged, a factory of the call to time) in interleaved
 rounds -- every provider once per round, the copy first -- so each ratio to the copy is taken under
 the same conditions (clocks, temperature, neighbours). Stages, each written to its own JSON as soon
 as it has data (a killed run keeps what it measured; ``--resume`` skips finished stages):
@@ -75,7 +76,9 @@ def read_write_mix_kernel(x_ptr, q_ptr, s_ptr, M, N, half, s_stride, col_blocks,
                           BLOCK_M: tl.constexpr, GROUPS: tl.constexpr):
     """The fused kernels' memory traffic without their arithmetic, in the colmajor kernel's tile
     order: reads x [M, N] (2 bytes an element), writes one byte per output element [M, N/2] and one
-    fp32 per (row, 128-column group). 80 % of its bytes are reads, like the kernels' (a copy: 50 %)."""
+    fp32 per (row, 128-column group). About 80 % of its bytes are reads, like the kernels'
+    (a copy's: 50 %).
+    """
     tile = tl.program_id(0).to(tl.int64)
     pid_m = tile // col_blocks
     pid_n = tile % col_blocks
@@ -104,8 +107,10 @@ def reference_alt(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def kernel_variant(module, name: str, old: str, new: str, tag: str):
-    """The @triton.jit kernel `module.name` with the expression `old` replaced by `new` (benchmark-only
-    variants: one source of truth, the course kernel, with one named change). `old` must occur once."""
+    """The @triton.jit kernel `module.name` with the expression `old` replaced by `new`.
+
+    For benchmark-only variants: the course kernel stays the one source, with one named change.
+    `old` must occur exactly once."""
     src = textwrap.dedent(inspect.getsource(getattr(module, name).fn))
     if src.count(old) != 1:
         raise RuntimeError(f"{name}: expected exactly one {old!r} in the kernel source")
@@ -301,8 +306,9 @@ def environment(command: str) -> dict:
            "python": platform.python_version(), "tier": "cpu" if tier.INTERPRETED else "gpu"}
     if not tier.INTERPRETED:
         p = torch.cuda.get_device_properties(0)
-        env |= {"device": p.name, "capability": tiles.device_info(0)[1], "sms": p.multi_processor_count,
-                "memory_mib": p.total_memory // 2**20, "cuda": torch.version.cuda,
+        env |= {"device": p.name, "capability": tiles.device_info(0)[1],
+                "sms": p.multi_processor_count, "memory_mib": p.total_memory // 2**20,
+                "cuda": torch.version.cuda,
                 "l2_mib": getattr(p, "L2_cache_size", 0) / 2**20}
         try:
             env["driver"] = subprocess.run(
@@ -436,7 +442,8 @@ def _effective(kernel: str, n: int, cand: tuple[int, int, int]) -> dict:
     g = n // 256
     if kernel == "packed":
         per = math.gcd(-(-g // 4), per)
-        return {"block_m": bm, "words_per_program": per, "num_warps": w, "num_stages": STAGES_NUM[kernel]}
+        return {"block_m": bm, "words_per_program": per, "num_warps": w,
+                "num_stages": STAGES_NUM[kernel]}
     return {"block_m": bm, "groups_per_program": math.gcd(g, per), "num_warps": w,
             "num_stages": STAGES_NUM[kernel]}
 
@@ -455,7 +462,8 @@ def stage_tune(run: Run, shapes, candidates=None) -> dict:
         cases = run.cases(["copy"], m, n, modes=("call",))
         seen = set()
         for kernel, cands in candidates.items():
-            launch = kernels.silu_mul_fp8_packed if kernel == "packed" else kernels.silu_mul_fp8_colmajor
+            launch = (kernels.silu_mul_fp8_packed if kernel == "packed"
+                      else kernels.silu_mul_fp8_colmajor)
             extra = {"use_ue8m0": True} if kernel == "colmajor_ue8m0" else {}
             for c in cands:
                 t = _effective(kernel, n, c)
@@ -550,8 +558,9 @@ def stage_sizes(run: Run, ms=SIZES_M, ns=SIZES_N, resume: list[dict] | None = No
         run.log(f"sizes M={m:,} N={n:,}")
         records += run.measure(m, n, run.cases(["copy", "colmajor", "colmajor_ue8m0", "packed"],
                                                m, n))
+        have = {(r["M"], r["N"]) for r in records}
         run.save("sizes.json", {"stage": "sizes", "records": records,
-                                "complete": len({(r["M"], r["N"]) for r in records}) == len(shapes)})
+                                "complete": len(have) == len(shapes)})
     return records
 
 
@@ -572,7 +581,8 @@ def plot(folder: str | os.PathLike) -> list[str]:
         kinds = ["colmajor", "colmajor_ue8m0", "packed"]
         fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
         for ax, kernel in zip(axes, kinds):
-            for n, color in zip(sorted({r["N"] for r in recs}), ("tab:blue", "tab:orange", "tab:green")):
+            colors = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+            for n, color in zip(sorted({r["N"] for r in recs}), colors):
                 for mode, style in (("call", "-"), ("kernel", "--"), ("loop", ":")):
                     pts = sorted((r["M"], r["vs_copy"]) for r in recs
                                  if r["name"] == kernel and r["N"] == n and r["mode"] == mode)
@@ -587,7 +597,8 @@ def plot(folder: str | os.PathLike) -> list[str]:
         axes[0].set_ylabel("throughput / device copy's (same bytes, same mode)")
         axes[-1].legend(fontsize=7, loc="lower right")
         fig.suptitle(f"{res.get('device', '?')}, {res.get('date', '')[:10]}: call = default call "
-                     "(do_bench), kernel = CUDA-graph replay, loop = back-to-back calls", fontsize=9)
+                     "(do_bench), kernel = CUDA-graph replay, loop = back-to-back calls",
+                     fontsize=9)
         fig.tight_layout()
         fig.savefig(folder / "sizes.png", dpi=110)
         plt.close(fig)
@@ -623,8 +634,8 @@ def plot(folder: str | os.PathLike) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 def add_arguments(b) -> None:
     b.add_argument("--out", default=None,
-                   help=f"folder for the JSON (default {DEFAULT_OUT}, ignored by git; writing under "
-                        "results/gpu/ needs this option)")
+                   help=f"folder for the JSON (default {DEFAULT_OUT}, ignored by git; "
+                        "writing under results/gpu/ needs this option)")
     b.add_argument("--sweep", action="store_true",
                    help="first tune the tiles (pruned set) and write tiles.json, then use it")
     b.add_argument("--sizes", action="store_true", help="also the M x N size sweep")
@@ -705,8 +716,10 @@ def summary(out: Path) -> None:
             if name == "sizes.json" and r["name"] == "copy":
                 continue
             if "error" in r:
-                print(f"{r['name']:<16} {r['mode']:<6} M={r['M']:>7} N={r['N']:>5} {r['error'][:80]}")
+                print(f"{r['name']:<16} {r['mode']:<6} M={r['M']:>7} N={r['N']:>5} "
+                      f"{r['error'][:80]}")
                 continue
             print(f"{r['name']:<16} {r['mode']:<6} M={r['M']:>7} N={r['N']:>5} {r['us']:>10.1f} us "
-                  f"{r['tbps']:>6.3f} TB/s" + (f" {r['vs_copy']:.3f}x copy" if "vs_copy" in r else "")
+                  f"{r['tbps']:>6.3f} TB/s"
+                  + (f" {r['vs_copy']:.3f}x copy" if "vs_copy" in r else "")
                   + (f" host {r['host_us']:.1f} us" if "host_us" in r else ""))

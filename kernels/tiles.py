@@ -2,9 +2,9 @@
 
 A *tile* is everything that shapes a launch without changing its result: rows per program
 (``block_m``), 128-column groups per program (colmajor: ``groups_per_program``) or packed words per
-program (packed: ``words_per_program``, 4 groups each), ``num_warps`` and ``num_stages``. Results are
-bit-identical for every tile (tests/test_tiles.py); only speed changes, and the best tile differs
-between GPUs (an H100's best packed tile is 0.74x a copy on an H200: shared/facts, "NVIDIA H200").
+program (packed: ``words_per_program``, 4 groups each), ``num_warps`` and ``num_stages``. Results
+are bit-identical for every tile (tests/test_tiles.py); only speed changes, and the best tile
+differs between GPUs (an H100's best packed tile is 0.74x a copy on an H200: shared/facts, "NVIDIA H200").
 
 Where a tile comes from, first match wins:
 
@@ -91,7 +91,8 @@ def check_table(table: dict, where: str = "table") -> dict:
                                      f"the fields {FIELDS[kernel]}, got {sorted(tile)}")
                 for f, v in tile.items():
                     pow2 = f != "num_stages"   # stages: any count; the rest are powers of two
-                    if not (isinstance(v, int) and 1 <= v <= 128 and (not pow2 or v & (v - 1) == 0)):
+                    ok = isinstance(v, int) and 1 <= v <= 128 and (not pow2 or v & (v - 1) == 0)
+                    if not ok:
                         raise ValueError(f"{where}: {kernel} {b} N={n}: {f} = {v!r} must be "
                                          + ("a power of two " if pow2 else "an integer ")
                                          + "from 1 to 128")
