@@ -77,7 +77,10 @@ def silu_mul_fp8_packed_kernel(
             y = (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
             scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / 448.0, 1e-10)
             e = tl.ceil(tl.log2(scale_raw))
-            q = tl.minimum(tl.maximum(y / tl.exp2(e)[:, None], -448.0), 448.0)
+            # y / 2**e, computed as y * 2**-e: a power of two's reciprocal is exact, so the product
+            # has the quotient's bits, without an fp32 division per element (special-function
+            # work: H200, results/gpu/nvidia-h200/targets.json, packed vs packed_div)
+            q = tl.minimum(tl.maximum(y * tl.exp2(-e)[:, None], -448.0), 448.0)
             tl.store(q_ptr + q_row[:, None] + gid * 128 + k[None, :],
                      q.to(q_ptr.dtype.element_ty), mask=mask)
             byte = tl.minimum(tl.maximum(e + 127.0, 0.0), 255.0).to(tl.int32)
