@@ -108,9 +108,8 @@ def silu_mul_fp8_colmajor(
     validate.check_out(out, x)
     validate.check_choice("index", index, ("int32", "int64"))
     block_m, groups_per_program, num_warps, num_stages = tiles.fill(
-        tiles.kernel_key("colmajor", use_ue8m0), x.device, m, n,
-        dict(block_m=block_m, groups_per_program=groups_per_program, num_warps=num_warps,
-             num_stages=num_stages), upstream=index == "int32").values()
+        "colmajor_ue8m0" if use_ue8m0 else "colmajor", x.device, m, n,
+        (block_m, groups_per_program, num_warps, num_stages), upstream=index == "int32")
     validate.check_choice("block_m", block_m, (1, 2, 4, 8, 16, 32, 64, 128))
     validate.check_choice("num_warps", num_warps, (1, 2, 4, 8, 16))
     validate.check_choice("num_stages", num_stages, (1, 2, 3, 4))

@@ -117,9 +117,8 @@ def silu_mul_fp8_packed(
     validate.check_choice("index", index, ("int32", "int64"))
     validate.check_choice("rows_axis", rows_axis, (0, 1))
     block_m, words_per_program, num_warps, num_stages = tiles.fill(
-        "packed", x.device, m, n, dict(block_m=block_m, words_per_program=words_per_program,
-                                       num_warps=num_warps, num_stages=num_stages),
-        upstream=index == "int32" or rows_axis == 1).values()
+        "packed", x.device, m, n, (block_m, words_per_program, num_warps, num_stages),
+        upstream=index == "int32" or rows_axis == 1)
     validate.check_choice("block_m", block_m, (1, 2, 4, 8, 16, 32, 64, 128))
     validate.check_choice("words_per_program", words_per_program, (1, 2, 4, 8, 16))
     validate.check_choice("num_warps", num_warps, (1, 2, 4, 8, 16))

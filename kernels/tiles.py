@@ -56,11 +56,10 @@ CPU_TILES = DEFAULT_TILES
 
 
 def bucket(m: int) -> str:
-    return next(name for name, top in M_BUCKETS if m <= top)
-
-
-def kernel_key(kernel: str, use_ue8m0: bool = False) -> str:
-    return "colmajor_ue8m0" if kernel == "colmajor" and use_ue8m0 else kernel
+    for name, top in M_BUCKETS:
+        if m <= top:
+            return name
+    raise AssertionError("the last bucket is open")
 
 
 @functools.lru_cache(maxsize=None)
@@ -122,6 +121,7 @@ def use_table(path: str | os.PathLike | None) -> None:
     tables.cache_clear()
     _table_for.cache_clear()
     _resolve.cache_clear()
+    _resolve_tuple.cache_clear()
 
 
 @functools.lru_cache(maxsize=None)
@@ -160,9 +160,27 @@ def explain(kernel: str, device, m: int, n: int, upstream: bool = False) -> dict
     return {"tile": tile, "source": source}
 
 
-def fill(kernel: str, device, m: int, n: int, given: dict, upstream: bool = False) -> dict:
-    """The launcher's tile: explicit (non-None) arguments in `given` win, the rest is resolved."""
-    if all(v is not None for v in given.values()):
+def fill(kernel: str, device, m: int, n: int, given: tuple, upstream: bool = False) -> tuple:
+    """The launcher's tile as a tuple in FIELDS[kernel] order: its explicit (non-None) arguments in
+    `given` (same order) win, the rest is resolved. The all-default call is one cached lookup."""
+    if None not in given:
         return given
-    tile = resolve(kernel, device, m, n, upstream)
-    return {k: tile[k] if v is None else v for k, v in given.items()}
+    if device.type != "cuda" or upstream:
+        tile = _cpu_tuple(kernel)
+    else:
+        tile = _resolve_tuple(kernel, device.index or 0, bucket(m), n)
+    return tile if given == _NONE else tuple(t if g is None else g for g, t in zip(given, tile))
+
+
+_NONE = (None, None, None, None)
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_tuple(kernel: str) -> tuple:
+    return tuple(CPU_TILES[kernel][f] for f in FIELDS[kernel])
+
+
+@functools.lru_cache(maxsize=None)
+def _resolve_tuple(kernel: str, device_index: int, b: str, n: int) -> tuple:
+    tile = _resolve(kernel, device_index, b, n)[0]
+    return tuple(tile[f] for f in FIELDS[kernel])

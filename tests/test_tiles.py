@@ -88,8 +88,7 @@ class _Spy:
 def test_launchers_use_the_resolved_tile(monkeypatch):
     spy = _Spy()
     monkeypatch.setattr(packed_mod, "silu_mul_fp8_packed_kernel", spy)
-    t = {"block_m": 16, "words_per_program": 2, "num_warps": 2, "num_stages": 1}
-    monkeypatch.setattr(tiles, "resolve", lambda *a, **k: t)
+    monkeypatch.setattr(tiles, "_cpu_tuple", lambda kernel: (16, 2, 2, 1))   # the CPU tier's tile
     x = _x(40, 2_048, 3)   # 8 groups = 2 words
     kernels.silu_mul_fp8_packed(x)
     grid, args, kw = spy.calls[-1]
@@ -168,8 +167,8 @@ def test_resolution_queries_the_device_once(fake_gpu):
     calls, _ = fake_gpu
     for m in range(1, 20_000, 7):
         tiles.resolve("packed", CUDA0, m, 8_192)
-        tiles.fill("colmajor", CUDA0, m, 8_192, {"block_m": None, "groups_per_program": 4,
-                                                 "num_warps": None, "num_stages": None})
+        tiles.fill("colmajor", CUDA0, m, 8_192, (None, 4, None, None))
+        tiles.fill("packed", CUDA0, m, 8_192, (None, None, None, None))
     assert calls == {"name": 1, "cap": 1}
     assert tiles._resolve.cache_info().currsize <= 4   # keyed on the bucket, not on M
 
@@ -181,11 +180,13 @@ def test_another_gpu_of_the_same_capability_gets_the_default(fake_gpu):
     assert tiles.resolve("packed", CUDA0, 524_416, 8_192) == tiles.DEFAULT_TILES["packed"]
 
 
-def test_fill_keeps_explicit_arguments():
-    given = {"block_m": 4, "words_per_program": None, "num_warps": None, "num_stages": 1}
-    got = tiles.fill("packed", torch.device("cpu"), 100, 2_048, given)
-    assert got == {"block_m": 4, "words_per_program": tiles.CPU_TILES["packed"]["words_per_program"],
-                   "num_warps": tiles.CPU_TILES["packed"]["num_warps"], "num_stages": 1}
+def test_fill_keeps_explicit_arguments(fake_gpu):
+    cpu = tiles.CPU_TILES["packed"]
+    got = tiles.fill("packed", torch.device("cpu"), 100, 2_048, (4, None, None, 1))
+    assert got == (4, cpu["words_per_program"], cpu["num_warps"], 1)
+    assert tiles.fill("packed", CUDA0, 524_416, 8_192, (None,) * 4) == (16, 2, 4, 2)
+    assert tiles.fill("packed", CUDA0, 524_416, 8_192, (None, 1, None, 3)) == (16, 1, 4, 3)
+    assert tiles.fill("packed", CUDA0, 524_416, 8_192, (1, 1, 1, 1)) == (1, 1, 1, 1)
 
 
 @pytest.mark.parametrize("mutate,match", [
