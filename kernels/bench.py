@@ -340,11 +340,17 @@ def environment(command: str) -> dict:
             pass
     else:
         env |= {"device": "cpu (Triton interpreter, dry run)", "capability": None}
-    try:
-        env["commit"] = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                       timeout=10, cwd=Path(__file__).parent).stdout.strip() or None
+    env["commit"] = None   # only when this folder is itself a git checkout (a copied tree may sit
+    try:                   # inside another repository, whose HEAD says nothing about this code)
+        root = Path(__file__).resolve().parents[1]
+        top, head, dirty = (subprocess.run(["git", *a], capture_output=True, text=True, timeout=10,
+                                           cwd=root).stdout.strip()
+                            for a in (["rev-parse", "--show-toplevel"], ["rev-parse", "HEAD"],
+                                      ["status", "--porcelain", "--untracked-files=no"]))
+        if top and Path(top).resolve() == root:
+            env["commit"] = head + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        env["commit"] = None
+        pass
     return env
 
 
