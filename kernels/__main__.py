@@ -81,33 +81,33 @@ def _launch_options(p: argparse.ArgumentParser, kernels: tuple[str, ...], defaul
 
 
 def _resolve(ap: argparse.ArgumentParser, a: argparse.Namespace, kernel: str) -> dict:
-    """The launch configuration of one kernel, resolved exactly as the launcher resolves it."""
-    import inspect
+    """The launch configuration of one kernel, resolved exactly as the launcher resolves it: the
+    options given, the rest from this machine's tile (kernels.tiles; fixed for the upstream variants
+    and on the CPU tier)."""
+    import torch
 
-    import kernels
-    from . import validate
+    from . import tier, tiles, validate
     if a.upstream and (a.index == "int64" or a.rows_axis == 0):
         ap.error("--upstream means --index int32 and --rows-axis 1: drop the conflicting option")
     index = "int32" if a.upstream else (a.index or "int64")
     axis = a.rows_axis if a.rows_axis is not None else (1 if a.upstream else 0)
-    fn = kernels.silu_mul_fp8_colmajor if kernel == "colmajor" else kernels.silu_mul_fp8_packed
-    defaults = {k: v.default for k, v in inspect.signature(fn).parameters.items()}
-    cfg = {"index": index, "block_m": a.block_m or defaults["block_m"],
-           "num_warps": a.num_warps or defaults["num_warps"]}
+    device = torch.device(tier.DEVICE)
     if kernel == "colmajor":
         if a.rows_axis == 1:
             ap.error("the colmajor kernel always puts rows on grid axis 0 (--rows-axis 1 is packed only)")
-        from .colmajor import DEFAULT_GROUPS_PER_PROGRAM
+        block_m, gpp, num_warps, _ = tiles.fill("colmajor", device, a.M, a.N,
+                                                (a.block_m, a.groups_per_program, a.num_warps, None),
+                                                upstream=index == "int32")
         try:
-            cfg["groups_per_program"] = validate.check_groups_per_program(
-                a.groups_per_program, a.N // 256, DEFAULT_GROUPS_PER_PROGRAM)
+            gpp = validate.check_groups_per_program(a.groups_per_program, a.N // 256, gpp)
         except validate.KernelInputError as e:
             ap.error(f"argument --groups-per-program: {e}")
-        cfg["rows_axis"] = 0
-    else:
-        cfg["rows_axis"] = axis
-        cfg["groups_per_program"] = 1
-    return cfg
+        return {"index": index, "rows_axis": 0, "block_m": block_m, "num_warps": num_warps,
+                "groups_per_program": gpp}
+    block_m, num_warps, _ = tiles.fill("packed", device, a.M, a.N, (a.block_m, a.num_warps, None),
+                                       upstream=index == "int32" or axis == 1)
+    return {"index": index, "rows_axis": axis, "block_m": block_m, "num_warps": num_warps,
+            "groups_per_program": 1}
 
 
 # ------------------------------------------------------------------------------- subcommands
@@ -139,17 +139,8 @@ def repro(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
 
 
 def bench(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
-    import torch
-    if not torch.cuda.is_available():
-        print("bench needs a CUDA GPU; recorded results: results/gpu/h100/bench.json")
-        return 6
-    from .bench import run as run_bench
-    res = run_bench(a.quick, a.sweep, a.out, not a.no_compile)
-    for r in res["records"]:
-        print(f"{r['name']:<34} M={r['M']:>9,} N={r['N']:>6,} " +
-              (f"{r['us']:>10,.1f} us {r['tbps']:>6.3f} TB/s" if "us" in r else r["error"]))
-    print(f"{res['device']}, {res['date']}, torch {res['torch']}, triton {res['triton']} -> {a.out}")
-    return 0
+    from .bench import main as run_bench
+    return run_bench(a)
 
 
 def tier_(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
@@ -173,11 +164,10 @@ def main(argv=None) -> int:
     r.add_argument("--timeout", type=seconds, default=300.0, help="seconds (default 300)")
     r.set_defaults(run=repro)
 
-    b = sub.add_parser("bench", help="GPU benchmark: course kernels vs PyTorch, torch.compile, copy")
-    b.add_argument("--quick", action="store_true", help="only the headline shape")
-    b.add_argument("--sweep", action="store_true", help="also sweep block sizes and warps")
-    b.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to build)")
-    b.add_argument("--out", default="results/gpu")
+    b = sub.add_parser("bench", help="GPU benchmark on triton.testing: kernels vs a device copy, "
+                       "tile sweep (--sweep), size sweep (--sizes), plots (--plot, CPU)")
+    from .bench import add_arguments
+    add_arguments(b)
     b.set_defaults(run=bench)
 
     t = sub.add_parser("tier", help="which tier (GPU or CPU interpreter) this machine runs")

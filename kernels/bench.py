@@ -1,142 +1,770 @@
-"""Benchmark (GPU only): the course kernels against eager PyTorch, torch.compile of the reference and
-a device-to-device copy of the same number of bytes (the practical roofline).
+"""Benchmark on ``triton.testing.do_bench``: the course kernels against a device copy of the same
+bytes.
 
-``python -m kernels bench [--quick] [--sweep] [--out results/gpu]`` writes bench.json and bench.png.
-Bandwidth counts every byte read and written once: input M*N*2, fp8 output M*N/2, scales.
-Timings are medians of triton.testing.do_bench; compare implementations inside one run only.
+``python -m kernels bench`` (``--help`` for the options) times a table of *providers*
+(``_providers()``: a name, whose bytes it is charged, a factory of the call to time) in interleaved
+rounds -- every provider once per round, the copy first -- so each ratio to the copy is taken under
+the same conditions (clocks, temperature, neighbours). Stages, each written to its own JSON as soon
+as it has data (a killed run keeps what it measured; ``--resume`` skips finished stages):
+
+``--sweep``   tune: a small pruned set of tiles per kernel at one large and one small shape; writes
+              ``tiles.json`` (the format kernels.tiles reads) and uses it for the stages after it;
+(always)      targets: M=524,416 N=8,192 (every provider, lesson 09's baselines) and M=4,096
+              N=7,168 (default arguments);
+``--sizes``   sizes: M x N over SIZES_M x SIZES_N, each kernel by default call and kernel-only;
+(last)        compile: torch.compile of two PyTorch formulations (``--no-compile`` skips it);
+``--plot DIR`` plot the JSON in DIR as fractions of the copy (PNG; runs on a CPU).
+
+Modes: ``call`` = do_bench of the call as a user makes it (L2 flushed before each call; host time
+hidden while it is shorter than the flush); ``kernel`` = do_bench of a CUDA-graph replay of the same
+call (device work only: the kernel and anything else it launches); ``loop`` = back-to-back calls
+between two events (host time included once it exceeds the device time). Bytes: ``bytes_moved``,
+every byte read and written once. Output goes to results/tmp/ unless ``--out`` says otherwise.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import functools
+import math
+import inspect
 import json
+import linecache
 import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
+from collections.abc import Callable
 
 import torch
+import triton
+import triton.language as tl
 
-SHAPES_FULL = [(524_416, 8_192), (524_416, 4_096), (1_048_704, 4_096), (262_144, 8_192)]
-SHAPES_QUICK = [(524_416, 8_192)]
+TARGET = (524_416, 8_192)
+SMALL = (4_096, 7_168)
 INT_COST_SHAPE = (200_000, 8_192)  # int32 still safe here: C1 max = 199,992 * 8,192 < 2**31
+SIZES_M = (128, 1_024, 4_096, 32_768, 262_144, 524_416)
+SIZES_N = (4_096, 7_168, 8_192)
+DEFAULT_OUT = "results/tmp/bench"
+# The pruned tile sets of the sweep (effective duplicates, after the launcher reduces groups to
+# divisors of the row, are timed once). Colmajor: (block_m, groups_per_program, num_warps);
+# packed (one packed word per program): (block_m, num_warps). The first of each is the built-in
+# default. Several packed words per program measured slower on the H200 (0.64-0.80x a copy against
+# 0.93x for one word: the first sweep, 2026-11-30), so the packed kernel keeps one.
+CANDIDATES = {
+    "colmajor": [(8, 8, 8), (8, 4, 4), (8, 8, 4), (4, 8, 4), (16, 4, 4), (4, 4, 4), (8, 2, 4),
+                 (4, 2, 4), (8, 1, 4), (4, 1, 4), (2, 4, 2)],
+    "packed": [(8, 4), (16, 4), (8, 2), (16, 2), (16, 8), (32, 4), (32, 8), (4, 2), (4, 4), (2, 1)],
+}
+CANDIDATES["colmajor_ue8m0"] = CANDIDATES["colmajor"]
+STAGES_NUM = {"colmajor": 3, "colmajor_ue8m0": 3, "packed": 2}  # no loop to pipeline: fixed
 
 
 def bytes_moved(kernel: str, m: int, n: int) -> dict[str, int]:
     """Bytes one launch must read and write at least once: the floor any implementation pays."""
     g = n // 256
-    scale_cols = g if kernel == "colmajor" else -(-g // 4)
+    scale_cols = -(-g // 4) if kernel == "packed" else g
     parts = {"read": m * n * 2, "write_q": m * (n // 2), "write_scales": m * scale_cols * 4}
     return parts | {"total": sum(parts.values())}
 
 
-def nbytes(kernel: str, m: int, n: int) -> int:
-    return bytes_moved(kernel, m, n)["total"]
+# ---------------------------------------------------------------------------------------------
+# Baselines for lesson 09 (benchmark only)
+# ---------------------------------------------------------------------------------------------
+@triton.jit
+def read_write_mix_kernel(x_ptr, q_ptr, s_ptr, M, N, half, s_stride, col_blocks,
+                          BLOCK_M: tl.constexpr, GROUPS: tl.constexpr):
+    """The fused kernels' memory traffic without their arithmetic, in the colmajor kernel's tile
+    order: reads x [M, N] (2 bytes an element), writes one byte per output element [M, N/2] and one
+    fp32 per (row, 128-column group). About 80 % of its bytes are reads, like the kernels'
+    (a copy's: 50 %).
+    """
+    tile = tl.program_id(0).to(tl.int64)
+    pid_m = tile // col_blocks
+    pid_n = tile % col_blocks
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    cols = pid_n * (GROUPS * 128) + tl.arange(0, GROUPS * 128)
+    ok = rows < M
+    offs = rows[:, None] * N + cols[None, :]
+    g = tl.load(x_ptr + offs, mask=ok[:, None], other=0.0).to(tl.int16, bitcast=True)
+    u = tl.load(x_ptr + offs + half, mask=ok[:, None], other=0.0).to(tl.int16, bitcast=True)
+    tl.store(q_ptr + rows[:, None] * half + cols[None, :], (g ^ u).to(tl.int8), mask=ok[:, None])
+    groups = pid_n * GROUPS + tl.arange(0, GROUPS)
+    tl.store(s_ptr + groups[None, :] * s_stride + rows[:, None],
+             (rows[:, None] + groups[None, :]).to(tl.float32), mask=ok[:, None])
 
 
-def _bench(fn) -> float:
-    from triton.testing import do_bench
-    return do_bench(fn, warmup=25, rep=200, return_mode="median") * 1e3  # microseconds
+def reference_alt(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A second PyTorch formulation of the colmajor quantization, written as it is often written
+    (F.silu in the input dtype, amax over a [M, G, 128] view, one division): for torch.compile only.
+    Not bit-identical to kernels.reference (silu rounds differently); same bytes in and out."""
+    m, n = x.shape
+    gate, up = x.chunk(2, dim=-1)
+    y = (torch.nn.functional.silu(gate) * up).float().view(m, n // 256, 128)
+    scale = y.abs().amax(dim=-1, keepdim=True).clamp_min(1e-10) / 448.0
+    q = (y / scale).clamp(-448.0, 448.0).to(torch.float8_e4m3fn).view(m, n // 2)
+    return q, scale.squeeze(-1).t().contiguous().t()
 
 
-def run(quick: bool = False, sweep: bool = False, out_dir: str = "results/gpu",
-        with_compile: bool = True) -> dict:
-    import triton
-    from tqdm import tqdm
+def kernel_variant(module, name: str, old: str, new: str, tag: str):
+    """The @triton.jit kernel `module.name` with the expression `old` replaced by `new`.
 
-    import kernels
-    from kernels import reference as R
+    For benchmark-only variants: the course kernel stays the one source, with one named change.
+    `old` must occur exactly once."""
+    src = textwrap.dedent(inspect.getsource(getattr(module, name).fn))
+    if src.count(old) != 1:
+        raise RuntimeError(f"{name}: expected exactly one {old!r} in the kernel source")
+    vname = f"{name}__{tag}"
+    src = src.replace(old, new).replace(f"def {name}(", f"def {vname}(")
+    filename = f"<kernels.bench variant {vname}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)  # for inspect
+    scope = dict(vars(module))
+    exec(compile(src, filename, "exec"), scope)  # the source carries its own @triton.jit
+    return scope[vname]
 
-    assert torch.cuda.is_available(), "the benchmark needs a CUDA GPU"
-    shapes = SHAPES_QUICK if quick else SHAPES_FULL
-    dev = torch.cuda.get_device_name(0)
-    rows = []
-    tasks = []
-    for m, n in shapes:
-        tasks += [("copy", m, n), ("colmajor", m, n), ("colmajor-ue8m0", m, n), ("packed", m, n)]
-        if (m, n) == shapes[0]:
-            tasks += [("eager-ref", m, n)] + ([("compile-ref", m, n)] if with_compile else [])
-    tasks += [("colmajor-int32", *INT_COST_SHAPE), ("colmajor-int64", *INT_COST_SHAPE),
-              ("packed-int32", *INT_COST_SHAPE), ("packed-int64", *INT_COST_SHAPE)]
-    if sweep:
-        m, n = shapes[0]
-        for bm in (4, 8, 16, 32):
-            for gpp in (1, 2, 4):
-                for w in (2, 4, 8):
-                    tasks.append((f"sweep-colmajor-bm{bm}-g{gpp}-w{w}", m, n))
-            for w in (1, 2, 4, 8):
-                tasks.append((f"sweep-packed-bm{bm}-w{w}", m, n))
-    x = None
-    shape = None
-    compiled = None
-    for name, m, n in tqdm(tasks, desc="bench", unit="case"):
-        if shape != (m, n):
-            x = None
-            torch.cuda.empty_cache()
-            x = torch.randn(m, n, device="cuda", dtype=torch.bfloat16)
-            shape = (m, n)
-        kw = dict(check_finite=False)
-        kind = "packed" if name.startswith(("packed", "sweep-packed")) else "colmajor"
-        if name == "copy":
-            src = torch.empty(nbytes("colmajor", m, n) // 2, dtype=torch.uint8, device="cuda")
-            dst = torch.empty_like(src)
-            fn = lambda: dst.copy_(src)  # noqa: E731
-        elif name == "colmajor":
-            fn = lambda: kernels.silu_mul_fp8_colmajor(x, **kw)  # noqa: E731
-        elif name == "colmajor-ue8m0":
-            fn = lambda: kernels.silu_mul_fp8_colmajor(x, use_ue8m0=True, **kw)  # noqa: E731
-        elif name == "packed":
-            fn = lambda: kernels.silu_mul_fp8_packed(x, **kw)  # noqa: E731
-        elif name == "eager-ref":
-            fn = lambda: R.silu_mul_fp8_colmajor_ref(x)  # noqa: E731
-        elif name == "compile-ref":
-            compiled = compiled or torch.compile(R.silu_mul_fp8_colmajor_ref)
-            fn = lambda: compiled(x)  # noqa: E731
-        elif name.startswith(("colmajor-int", "packed-int")):
-            idx = name.split("-")[1]
-            f = kernels.silu_mul_fp8_colmajor if kind == "colmajor" else kernels.silu_mul_fp8_packed
-            fn = lambda f=f, idx=idx: f(x, index=idx, **kw)  # noqa: E731
-        elif name.startswith("sweep-colmajor"):
-            _, _, bm, g, w = name.split("-")
-            fn = lambda bm=int(bm[2:]), g=int(g[1:]), w=int(w[1:]): kernels.silu_mul_fp8_colmajor(  # noqa: E731
-                x, block_m=bm, groups_per_program=g, num_warps=w, **kw)
-        else:
-            _, _, bm, w = name.split("-")
-            fn = lambda bm=int(bm[2:]), w=int(w[1:]): kernels.silu_mul_fp8_packed(  # noqa: E731
-                x, block_m=bm, num_warps=w, **kw)
+
+# ---------------------------------------------------------------------------------------------
+# Providers
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Provider:
+    name: str
+    label: str
+    bytes_as: str                                   # whose byte count: "colmajor" or "packed"
+    make: Callable[..., Callable[[], object]]     # make(x, fast) -> the call to time
+    tile_of: str | None = None                      # kernels.tiles key, to record the tile used
+    modes: tuple[str, ...] = ("call",)
+
+
+def _fast_kwargs(fn) -> dict:
+    """The launcher's own switches that skip host-side checks, where it has them."""
+    params = inspect.signature(fn).parameters
+    want = {"check_finite": False, "unsafe_skip_launch_checks": True}
+    return {k: v for k, v in want.items() if k in params}
+
+
+def _copy(x, fast=False):
+    nb = bytes_moved("colmajor", *x.shape)["total"] // 2
+    src = torch.empty(nb, dtype=torch.uint8, device=x.device)
+    dst = torch.empty_like(src)
+    return lambda: dst.copy_(src)
+
+
+def _course(kernel: str, **kw):
+    """The launcher as a user calls it (fast=False: default arguments, every host check on), or with
+    its host checks off (fast=True: what the kernel-only mode captures in a CUDA graph)."""
+    def make(x, fast=False):
+        import kernels
+        f = kernels.silu_mul_fp8_packed if kernel == "packed" else kernels.silu_mul_fp8_colmajor
+        more = _fast_kwargs(f) if fast else {}
+        return lambda: f(x, **kw, **more)
+    return make
+
+
+def _mix(x, fast=False):
+    from . import tiles
+    from .reference import mn_major
+    m, n = x.shape
+    t = tiles.resolve("colmajor", x.device, m, n)
+    g = n // 256
+    gpp = min(t["groups_per_program"], g & -g)  # a power-of-two divisor of g
+    q = torch.empty(m, n // 2, dtype=torch.int8, device=x.device)
+    s = mn_major(m, g, torch.float32, x.device)
+    grid = (triton.cdiv(m, t["block_m"]) * (g // gpp),)
+
+    def fn():
+        read_write_mix_kernel[grid](x, q, s, m, n, n // 2, s.stride(1), g // gpp,
+                                    BLOCK_M=t["block_m"], GROUPS=gpp, num_warps=t["num_warps"])
+    fn.outputs = (q, s)
+    return fn
+
+
+def _variant(kernel: str, old: str, new: str, tag: str, **kw):
+    """The course kernel with one expression replaced (kernel_variant), launched through its own
+    launcher with host checks off: the difference in time is what that expression costs."""
+    def make(x, fast=False):
+        import kernels
+        from . import colmajor, packed
+        mod, name, f = ((packed, "silu_mul_fp8_packed_kernel", kernels.silu_mul_fp8_packed)
+                        if kernel == "packed" else
+                        (colmajor, "silu_mul_fp8_colmajor_kernel", kernels.silu_mul_fp8_colmajor))
+        var = kernel_variant(mod, name, old, new, tag)
+        orig = getattr(mod, name)
+
+        def call():
+            setattr(mod, name, var)
+            try:
+                return f(x, **kw, **_fast_kwargs(f))
+            finally:
+                setattr(mod, name, orig)
+        # guard: the launcher must really have run the variant -- it compiles its own kernel
+        call()
+        if not _compiled_anything(var):
+            raise RuntimeError(f"{name}: the {tag} variant was not launched (launcher changed?)")
+        return call
+    return make
+
+
+def _compiled_anything(jit_fn) -> bool:
+    """Whether a @triton.jit function has run (compiled, or run by the interpreter) in this process."""
+    caches = getattr(jit_fn, "device_caches", None)
+    if caches is None:                       # the interpreter keeps no cache: trust the swap
+        return True
+    return any(len(c[0]) for c in caches.values())
+
+
+# exp(-g) -> g*g: an FMA-pipe stand-in of the same shape; the time saved is the exp's cost
+_no_exp = functools.partial(_variant, old="tl.exp(-g)", new="(g * g)", tag="no_exp")
+
+
+def _compiled(fn):
+    def make(x, fast=False):
+        c = torch.compile(fn)
+        c(x)  # compile outside the timing
+        return lambda: c(x)
+    return make
+
+
+def _providers() -> dict[str, Provider]:
+    from .reference import silu_mul_fp8_colmajor_ref
+    ps = [
+        Provider("copy", "device copy of the same bytes", "colmajor", _copy,
+                 modes=("call", "kernel", "loop")),
+        Provider("mix_baseline", "Triton: read x, write a quarter as much (no arithmetic)",
+                 "colmajor", _mix, "colmajor", ("call", "kernel")),
+        Provider("colmajor", "course colmajor (fp32 scales)", "colmajor", _course("colmajor"),
+                 "colmajor", ("call", "kernel", "loop")),
+        Provider("colmajor_ue8m0", "course colmajor, UE8M0 scales", "colmajor",
+                 _course("colmajor", use_ue8m0=True), "colmajor_ue8m0", ("call", "kernel", "loop")),
+        Provider("packed", "course packed (UE8M0, 4 per int32)", "packed", _course("packed"),
+                 "packed", ("call", "kernel", "loop")),
+        Provider("colmajor_no_exp", "BENCHMARK ONLY: colmajor with exp(-g) -> g*g", "colmajor",
+                 _no_exp("colmajor"), "colmajor", ("call", "kernel")),
+        Provider("packed_no_exp", "BENCHMARK ONLY: packed with exp(-g) -> g*g", "packed",
+                 _no_exp("packed"), "packed", ("call", "kernel")),
+        Provider("colmajor_ue8m0_div", "BENCHMARK ONLY: colmajor UE8M0 dividing by 2**e (upstream)",
+                 "colmajor", _variant("colmajor", "y * tl.exp2(-e)[:, :, None]",
+                                      "y / scale[:, :, None]", "div", use_ue8m0=True),
+                 "colmajor_ue8m0", ("call", "kernel")),
+        Provider("packed_div", "BENCHMARK ONLY: packed dividing by 2**e (upstream)", "packed",
+                 _variant("packed", "y * tl.exp2(-e)[:, None]", "y / tl.exp2(e)[:, None]", "div"),
+                 "packed", ("call", "kernel")),
+        Provider("compile_ref", "torch.compile(kernels.reference colmajor)", "colmajor",
+                 _compiled(silu_mul_fp8_colmajor_ref)),
+        Provider("compile_alt", "torch.compile(bench.reference_alt: F.silu, one division)",
+                 "colmajor", _compiled(reference_alt)),
+    ]
+    return {p.name: p for p in ps}
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------------------------
+class Timer:
+    """do_bench on a GPU; a plain wall clock in --dry-run on the CPU tier (checks the plumbing)."""
+
+    def __init__(self, gpu: bool, rep_ms: int):
+        self.gpu, self.rep_ms = gpu, rep_ms
+
+    def call(self, fn) -> float:
+        if not self.gpu:
+            return self._wall(fn)
+        from triton.testing import do_bench
+        return do_bench(fn, warmup=max(5, self.rep_ms // 4), rep=self.rep_ms,
+                        return_mode="median") * 1e3
+
+    def kernel(self, fn) -> float:
+        if not self.gpu:
+            return self._wall(fn)
+        fn()
+        torch.cuda.synchronize()
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            fn()
         try:
-            us = _bench(fn)
-        except Exception as e:  # noqa: BLE001 -- a config that cannot compile is reported, not fatal
-            rows.append({"name": name, "M": m, "N": n, "error": f"{type(e).__name__}: {e}"[:200]})
+            return self.call(g.replay)
+        finally:
+            del g
+
+    def loop(self, fn) -> tuple[float, float]:
+        """(µs per call between events, µs of host time per call) over back-to-back calls."""
+        if not self.gpu:
+            us = self._wall(fn)
+            return us, us
+        fn()
+        torch.cuda.synchronize()
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn()
+        e.record()
+        torch.cuda.synchronize()
+        k = max(3, min(2_000, int(self.rep_ms / 4 / max(s.elapsed_time(e), 1e-3))))
+        s.record()
+        t0 = time.perf_counter()
+        for _ in range(k):
+            fn()
+        host = (time.perf_counter() - t0) / k * 1e6
+        e.record()
+        torch.cuda.synchronize()
+        return s.elapsed_time(e) / k * 1e3, host
+
+    @staticmethod
+    def _wall(fn, n: int = 3) -> float:
+        fn()
+        ts = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t0) * 1e6)
+        return statistics.median(ts)
+
+
+def environment(command: str) -> dict:
+    from . import tiles, tier
+    env = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+           "command": command, "torch": torch.__version__, "triton": triton.__version__,
+           "python": platform.python_version(), "tier": "cpu" if tier.INTERPRETED else "gpu"}
+    if not tier.INTERPRETED:
+        p = torch.cuda.get_device_properties(0)
+        env |= {"device": p.name, "capability": tiles.device_info(0)[1],
+                "sms": p.multi_processor_count, "memory_mib": p.total_memory // 2**20,
+                "cuda": torch.version.cuda,
+                "l2_mib": getattr(p, "L2_cache_size", 0) / 2**20}
+        try:
+            env["driver"] = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    else:
+        env |= {"device": "cpu (Triton interpreter, dry run)", "capability": None}
+    env["commit"] = None   # only when this folder is itself a git checkout (a copied tree may sit
+    try:                   # inside another repository, whose HEAD says nothing about this code)
+        root = Path(__file__).resolve().parents[1]
+        top, head, dirty = (subprocess.run(["git", *a], capture_output=True, text=True, timeout=10,
+                                           cwd=root).stdout.strip()
+                            for a in (["rev-parse", "--show-toplevel"], ["rev-parse", "HEAD"],
+                                      ["status", "--porcelain", "--untracked-files=no"]))
+        if top and Path(top).resolve() == root:
+            env["commit"] = head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return env
+
+
+class Run:
+    """One benchmark process: shared input tensors, the timer, the output folder, the clock."""
+
+    def __init__(self, out: Path, gpu: bool, rounds: int, rep_ms: int, budget_s: float,
+                 command: str, log=print):
+        self.out, self.gpu, self.rounds = out, gpu, rounds
+        self.timer = Timer(gpu, rep_ms)
+        self.t0, self.budget_s = time.monotonic(), budget_s
+        self.env = environment(command)
+        self.log = log
+        self.providers = _providers()
+        self.device = torch.device("cuda" if gpu else "cpu")
+        self._x: tuple[tuple[int, int], torch.Tensor] | None = None
+        out.mkdir(parents=True, exist_ok=True)
+
+    def left_s(self) -> float:
+        return self.budget_s - (time.monotonic() - self.t0)
+
+    def x(self, m: int, n: int) -> torch.Tensor:
+        if self._x is None or self._x[0] != (m, n):
+            self._x = None
+            if self.gpu:
+                torch.cuda.empty_cache()
+            gen = torch.Generator(device=self.device).manual_seed(m * 7 + n)
+            self._x = ((m, n), torch.randn(m, n, generator=gen, device=self.device,
+                                           dtype=torch.bfloat16))
+        return self._x[1]
+
+    def save(self, name: str, data: dict) -> None:
+        path = self.out / name
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.env | data, indent=1))
+        os.replace(tmp, path)  # a reader never sees half a file
+
+    def measure(self, m: int, n: int, cases: list[tuple[str, str, Callable, str, dict | None]],
+                rounds: int | None = None) -> list[dict]:
+        """cases: (record name, mode, fn, bytes_as, tile). Interleaved rounds, the copies first;
+        returns one record per case with the median over rounds and the median ratio to the copy
+        of the same mode and round."""
+        rounds = rounds or self.rounds
+        times: dict[int, list[float]] = {i: [] for i in range(len(cases))}
+        host: dict[int, list[float]] = {i: [] for i in range(len(cases))}
+        errors: dict[int, str] = {}
+        for _ in range(rounds):
+            for i, (_name, mode, fn, _, _) in enumerate(cases):
+                if i in errors:
+                    continue
+                try:
+                    if mode == "loop":
+                        us, h = self.timer.loop(fn)
+                        host[i].append(h)
+                    else:
+                        us = getattr(self.timer, mode)(fn)
+                    times[i].append(us)
+                except Exception as e:  # noqa: BLE001 -- recorded, e.g. a graph capture refused
+                    errors[i] = f"{type(e).__name__}: {e}"[:300]
+                    if self.gpu:
+                        torch.cuda.synchronize()
+        copy_of = {c[1]: i for i, c in enumerate(cases) if c[0] == "copy"}
+        # A copy captured in a CUDA graph becomes a memcpy node that the copy engines run (H200:
+        # 2.77 TB/s against 4.30 launched normally), so kernel-only times are set against the copy
+        # launched normally (its host time is hidden behind do_bench's cache flush).
+        if "call" in copy_of:
+            copy_of["kernel"] = copy_of["call"]
+        recs = []
+        for i, (name, mode, _, bytes_as, tile) in enumerate(cases):
+            r = {"name": name, "mode": mode, "M": m, "N": n,
+                 "bytes": bytes_moved(bytes_as, m, n)["total"], "tile": tile}
+            if i in errors and not times[i]:
+                recs.append(r | {"error": errors[i]})
+                continue
+            us = statistics.median(times[i])
+            r |= {"us": round(us, 2), "us_rounds": [round(t, 2) for t in times[i]],
+                  "tbps": round(r["bytes"] / us / 1e6, 4)}
+            if host[i]:
+                r["host_us"] = round(statistics.median(host[i]), 2)
+            j = copy_of.get(mode)
+            if j is not None and name != "copy" and len(times[j]) == len(times[i]):
+                cb = bytes_moved("colmajor", m, n)["total"]
+                r["vs_copy"] = round(statistics.median(
+                    (r["bytes"] / a) / (cb / c) for a, c in zip(times[i], times[j])), 4)
+                r["time_vs_copy"] = round(statistics.median(
+                    a / c for a, c in zip(times[i], times[j])), 4)
+            recs.append(r)
+        return recs
+
+    def cases(self, names, m: int, n: int, modes=None) -> list[tuple]:
+        """Build the cases of `names` on x [m, n] (a provider that fails to build is recorded)."""
+        from . import tiles
+        x = self.x(m, n)
+        out = []
+        for name in names:
+            p = self.providers[name]
+            tile = tiles.explain(p.tile_of, x.device, m, n) if p.tile_of else None
+            for mode in (modes or p.modes):
+                if mode not in p.modes or (mode == "kernel" and not self.gpu):
+                    continue
+                try:
+                    fn = p.make(x, fast=mode == "kernel")
+                except Exception as e:  # noqa: BLE001 -- e.g. torch.compile unavailable
+                    self.log(f"  {name}: cannot build ({type(e).__name__}: {str(e)[:200]})")
+                    fn = _raiser(e)
+                out.append((name, mode, fn, p.bytes_as, tile))
+        return out
+
+
+def _raiser(e: Exception):
+    def f():
+        raise e
+    return f
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages
+# ---------------------------------------------------------------------------------------------
+def _effective(kernel: str, n: int, cand: tuple) -> dict:
+    import math
+    if kernel == "packed":
+        bm, w = cand
+        return {"block_m": bm, "num_warps": w, "num_stages": STAGES_NUM[kernel]}
+    bm, per, w = cand
+    g = n // 256
+    return {"block_m": bm, "groups_per_program": math.gcd(g, per), "num_warps": w,
+            "num_stages": STAGES_NUM[kernel]}
+
+
+def stage_tune(run: Run, shapes, candidates=None) -> dict:
+    """Time every candidate tile of every kernel at each shape; the fastest median wins its M
+    bucket (for that N). Writes tune.json (everything) and tiles.json (the table)."""
+    import kernels
+    from . import tiles
+    candidates = candidates or CANDIDATES
+    table = {"format": tiles.FORMAT, "device": run.env["device"],
+             "capability": run.env.get("capability"), "tiles": {}}
+    records = []
+    for m, n in shapes:
+        x = run.x(m, n)
+        cases = run.cases(["copy"], m, n, modes=("call",))
+        seen = set()
+        for kernel, cands in candidates.items():
+            launch = (kernels.silu_mul_fp8_packed if kernel == "packed"
+                      else kernels.silu_mul_fp8_colmajor)
+            extra = {"use_ue8m0": True} if kernel == "colmajor_ue8m0" else {}
+            for c in cands:
+                t = _effective(kernel, n, c)
+                key = (kernel, tuple(t.values()))
+                if key in seen:
+                    continue
+                seen.add(key)
+                fn = (lambda f=launch, t=t, e=extra: f(x, **t, **e, **_fast_kwargs(f)))
+                # device time (CUDA-graph replay): at small M the host would otherwise decide
+                cases.append((kernel, "kernel" if run.gpu else "call", fn,
+                              "packed" if kernel == "packed" else "colmajor",
+                              {"tile": t, "source": "sweep"}))
+        run.log(f"tune M={m:,} N={n:,}: {len(cases) - 1} tiles x {run.rounds} rounds")
+        recs = run.measure(m, n, cases)
+        records += recs
+        for kernel in candidates:
+            ok = [r for r in recs if r["name"] == kernel and "tbps" in r]
+            if not ok:
+                continue
+            best = max(ok, key=lambda r: r["tbps"])
+            table["tiles"].setdefault(kernel, {}).setdefault(tiles.bucket(m), {})[str(n)] = \
+                best["tile"]["tile"]
+            run.log(f"  {kernel:<15} best {best['tile']['tile']} {best['tbps']:.3f} TB/s "
+                    f"({best.get('vs_copy', float('nan')):.3f}x copy)")
+        run.save("tune.json", {"stage": "tune", "records": records,
+                               "complete": (m, n) == tuple(shapes[-1])})
+        run.save("tiles.json", table)  # partial tables are valid tables
+    tiles.check_table(table)
+    tiles.use_table(run.out / "tiles.json")
+    return table
+
+
+def stage_targets(run: Run, target=TARGET, small=SMALL, int_shape=INT_COST_SHAPE) -> list[dict]:
+    """The issue's two target shapes, lesson 09's baselines, and the int32-vs-int64 cost."""
+    import kernels
+    from . import tiles
+    records = []
+
+    def save(complete=False):
+        run.save("targets.json", {"stage": "targets", "records": records, "complete": complete})
+
+    names = ["copy", "mix_baseline", "colmajor", "colmajor_ue8m0", "packed", "colmajor_no_exp",
+             "packed_no_exp", "colmajor_ue8m0_div", "packed_div"]
+    run.log(f"targets M={target[0]:,} N={target[1]:,}")
+    records += run.measure(*target, run.cases(names, *target), rounds=run.rounds + 2)
+    save()
+    run.log(f"targets M={small[0]:,} N={small[1]:,} (default arguments)")
+    records += run.measure(*small, run.cases(["copy", "colmajor", "colmajor_ue8m0", "packed"],
+                                             *small), rounds=run.rounds + 2)
+    save()
+    m, n = int_shape
+    x = run.x(m, n)
+    cases = run.cases(["copy"], m, n, modes=("call",))
+    for kernel, launch in (("colmajor", kernels.silu_mul_fp8_colmajor),
+                           ("packed", kernels.silu_mul_fp8_packed)):
+        t = dict(tiles.CPU_TILES[kernel])  # the same tile for both, so only the index type differs
+        if "groups_per_program" in t:      # explicit values must divide N/256
+            t["groups_per_program"] = math.gcd(n // 256, t["groups_per_program"])
+        for index in ("int32", "int64"):
+            cases.append((f"{kernel}_{index}", "call",
+                          lambda f=launch, i=index, t=t: f(x, index=i, **t, **_fast_kwargs(f)),
+                          kernel, {"tile": t, "source": "fixed (CPU tile)"}))
+    run.log(f"int32 vs int64 at M={m:,} N={n:,}")
+    records += run.measure(m, n, cases)
+    save(complete=True)
+    return records
+
+
+def stage_compile(run: Run, target=TARGET) -> list[dict]:
+    """torch.compile of two PyTorch formulations at the target shape (last: compiling takes a
+    while, and the budget decides whether it runs). Written to compile.json."""
+    records = []
+    for name in ("compile_ref", "compile_alt"):
+        if run.left_s() < 120:
+            run.log(f"  skip {name}: {run.left_s():.0f} s of the budget left")
             continue
-        b = nbytes(kind, m, n)
-        rows.append({"name": name, "M": m, "N": n, "bytes": b, "us": round(us, 1),
-                     "tbps": round(b / us / 1e6, 3)})
-        if name == "copy":
-            del src, dst
-    res = {"device": dev, "date": datetime.date.today().isoformat(), "torch": torch.__version__,
-           "triton": triton.__version__, "command": "python -m kernels bench"
-           + (" --quick" if quick else "") + (" --sweep" if sweep else ""),
-           "bytes_rule": "input M*N*2 + fp8 output M*N/2 + scales (fp32 M*N/256*4 or int32 M*ceil(N/1024)*4)",
-           "records": rows}
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    Path(out_dir, "bench.json").write_text(json.dumps(res, indent=1))
-    plot(res, os.path.join(out_dir, "bench.png"))
-    return res
+        run.log(f"torch.compile: {name}")
+        records += run.measure(*target, run.cases(["copy", name], *target))
+        run.save("compile.json", {"stage": "compile", "records": records, "complete": False})
+    run.save("compile.json", {"stage": "compile", "records": records, "complete": True})
+    return records
 
 
-def plot(res: dict, path: str) -> None:
+def stage_sizes(run: Run, ms=SIZES_M, ns=SIZES_N, resume: list[dict] | None = None) -> list[dict]:
+    """Every (M, N): the three kernels by default call ('call', 'loop') and kernel-only ('kernel'),
+    each against a copy of the same bytes in the same mode. Largest shapes last; saved per shape."""
+    records = list(resume or [])
+    done = {(r["M"], r["N"]) for r in records}
+    shapes = [(m, n) for m in ms for n in ns]
+    for m, n in shapes:
+        if (m, n) in done:
+            continue
+        if run.left_s() < 20:
+            run.log(f"sizes: budget spent, stopping before M={m:,} N={n:,}")
+            break
+        run.log(f"sizes M={m:,} N={n:,}")
+        records += run.measure(m, n, run.cases(["copy", "colmajor", "colmajor_ue8m0", "packed"],
+                                               m, n))
+        have = {(r["M"], r["N"]) for r in records}
+        run.save("sizes.json", {"stage": "sizes", "records": records,
+                                "complete": len(have) == len(shapes)})
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots (CPU is enough: they read the JSON)
+# ---------------------------------------------------------------------------------------------
+def plot(folder: str | os.PathLike) -> list[str]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    recs = [r for r in res["records"] if "tbps" in r and not r["name"].startswith("sweep")
-            and r["M"] == res["records"][0]["M"] and r["N"] == res["records"][0]["N"]]
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.barh([r["name"] for r in recs], [r["tbps"] for r in recs], color="tab:blue")
-    copy = next((r["tbps"] for r in recs if r["name"] == "copy"), None)
-    if copy:
-        ax.axvline(copy, color="tab:red", ls="--", label=f"device copy {copy:.2f} TB/s")
-        ax.legend(loc="lower right")
-    ax.set_xlabel("TB/s (bytes read + written)")
-    m, n = recs[0]["M"], recs[0]["N"]
-    ax.set_title(f"M={m:,} N={n:,} on {res['device']} ({res['date']})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    folder = Path(folder)
+    made = []
+    sizes = folder / "sizes.json"
+    if sizes.exists():
+        res = json.loads(sizes.read_text())
+        recs = [r for r in res["records"] if "vs_copy" in r]
+        kinds = ["colmajor", "colmajor_ue8m0", "packed"]
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+        for ax, kernel in zip(axes, kinds):
+            colors = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+            for n, color in zip(sorted({r["N"] for r in recs}), colors):
+                for mode, style in (("call", "-"), ("kernel", "--"), ("loop", ":")):
+                    pts = sorted((r["M"], r["vs_copy"]) for r in recs
+                                 if r["name"] == kernel and r["N"] == n and r["mode"] == mode)
+                    if pts:
+                        ax.plot(*zip(*pts), style, marker="o", ms=3, color=color,
+                                label=f"N={n:,} {mode}")
+            ax.axhline(1.0, color="grey", lw=0.8)
+            ax.axhline(0.9, color="red", lw=0.8, ls=":")
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("M (rows)")
+            ax.set_title(kernel, fontsize=10)
+        axes[0].set_ylabel("throughput / device copy's (same bytes, same mode)")
+        axes[-1].legend(fontsize=7, loc="lower right")
+        fig.suptitle(f"{res.get('device', '?')}, {res.get('date', '')[:10]}: call = default call "
+                     "(do_bench), kernel = CUDA-graph replay, loop = back-to-back calls",
+                     fontsize=9)
+        fig.tight_layout()
+        fig.savefig(folder / "sizes.png", dpi=110)
+        plt.close(fig)
+        made.append(str(folder / "sizes.png"))
+    targets = folder / "targets.json"
+    if targets.exists():
+        res = json.loads(targets.read_text())
+        m, n = res["records"][0]["M"], res["records"][0]["N"]
+        more = (json.loads((folder / "compile.json").read_text())["records"]
+                if (folder / "compile.json").exists() else [])
+        # one bar per provider: its kernel-only time where measured (the default call's host
+        # path is lesson 09's other topic), else its call; the copy as launched normally
+        recs = {}
+        for r in res["records"] + [r for r in more if r["name"] != "copy"]:
+            if r["M"] == m and r["N"] == n and "tbps" in r and r["mode"] != "loop" and not (
+                    r["name"] == "copy" and r["mode"] != "call") and (
+                    r["name"] not in recs or r["mode"] == "kernel"):
+                recs[r["name"]] = r
+        recs = list(recs.values())
+        recs.sort(key=lambda r: r["tbps"])
+        fig, ax = plt.subplots(figsize=(8, 0.4 * len(recs) + 1.2))
+        ax.barh(range(len(recs)), [r["tbps"] for r in recs],
+                color=["grey" if r["name"] == "copy" else "tab:blue" for r in recs])
+        ax.set_yticks(range(len(recs)), [f"{r['name']} ({r['mode']})" for r in recs], fontsize=8)
+        for i, r in enumerate(recs):
+            ax.text(r["tbps"], i, f" {r['tbps']:.2f}" + (f" ({r['vs_copy']:.2f}x)" if "vs_copy" in r
+                                                          else ""), va="center", fontsize=8)
+        ax.set_xlabel("TB/s (bytes read + written, kernels.bench.bytes_moved)")
+        ax.set_title(f"M={m:,} N={n:,} on {res.get('device', '?')} ({res.get('date', '')[:10]})",
+                     fontsize=9)
+        fig.tight_layout()
+        fig.savefig(folder / "targets.png", dpi=110)
+        plt.close(fig)
+        made.append(str(folder / "targets.png"))
+    return made
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line (python -m kernels bench)
+# ---------------------------------------------------------------------------------------------
+def add_arguments(b) -> None:
+    b.add_argument("--out", default=None,
+                   help=f"folder for the JSON (default {DEFAULT_OUT}, ignored by git; "
+                        "writing under results/gpu/ needs this option)")
+    b.add_argument("--sweep", action="store_true",
+                   help="first tune the tiles (pruned set) and write tiles.json, then use it")
+    b.add_argument("--sizes", action="store_true", help="also the M x N size sweep")
+    b.add_argument("--rounds", type=int, default=3, help="interleaved rounds (targets: +2)")
+    b.add_argument("--rep-ms", type=int, default=100, help="do_bench's rep per measurement")
+    b.add_argument("--budget-s", type=float, default=450.0,
+                   help="stop optional work (torch.compile, remaining sizes) past this")
+    b.add_argument("--no-compile", action="store_true", help="skip the torch.compile baselines")
+    b.add_argument("--resume", action="store_true",
+                   help="skip stages whose JSON in --out is complete; continue the size sweep")
+    b.add_argument("--plot", metavar="DIR", help="only plot DIR/{sizes,targets}.json (CPU is fine)")
+    b.add_argument("--dry-run", action="store_true",
+                   help="tiny shapes, wall-clock timer: checks the plumbing on the CPU tier")
+
+
+def main(a) -> int:
+    from . import tier
+    if a.plot:
+        for p in plot(a.plot):
+            print("wrote", p)
+        return 0
+    if not a.dry_run and tier.INTERPRETED:
+        print("bench needs a CUDA GPU (or --dry-run); recorded results: results/gpu/")
+        return 6
+    out = Path(a.out or DEFAULT_OUT)
+    command = "python -m kernels bench " + " ".join(sys.argv[2:] if len(sys.argv) > 2 else [])
+    run = Run(out, not tier.INTERPRETED, 1 if a.dry_run else a.rounds, a.rep_ms, a.budget_s,
+              command.strip(), log=lambda s: print(s, flush=True))
+    dry = a.dry_run
+
+    def complete(name):
+        p = out / name
+        return a.resume and p.exists() and json.loads(p.read_text()).get("complete")
+
+    if a.sweep:
+        if complete("tune.json") and (out / "tiles.json").exists():
+            from . import tiles
+            tiles.use_table(out / "tiles.json")
+            print("tune: complete, using", out / "tiles.json")
+        else:
+            stage_tune(run, [(64, 2_048), (16, 1_536)] if dry else [TARGET, SMALL],
+                       {k: v[:3] for k, v in CANDIDATES.items()} if dry else None)
+    if not complete("targets.json"):
+        if dry:
+            stage_targets(run, (64, 2_048), (16, 1_536), (24, 1_024))
+        else:
+            stage_targets(run)
+    if a.sizes:
+        prev = out / "sizes.json"
+        resume = json.loads(prev.read_text())["records"] if a.resume and prev.exists() else None
+        run.rounds = max(2, run.rounds - 1) if not dry else 1
+        if dry:
+            stage_sizes(run, (8, 40), (512, 2_048), resume)
+        else:
+            stage_sizes(run, resume=resume)
+    if not (a.no_compile or dry or complete("compile.json")):
+        stage_compile(run)
+    summary(out)
+    print(f"{run.env['device']}, torch {run.env['torch']}, triton {run.env['triton']}: "
+          f"{time.monotonic() - run.t0:.0f} s -> {out}")
+    return 0
+
+
+def summary(out: Path) -> None:
+    """A short table of what matters (the reply of a GPU run carries only the end of its output)."""
+    for name in ("tiles.json", "targets.json", "compile.json", "sizes.json"):
+        p = out / name
+        if not p.exists():
+            continue
+        res = json.loads(p.read_text())
+        if name == "tiles.json":
+            for k, by_b in res["tiles"].items():
+                print(f"tile {k:<15} " + "; ".join(f"{b} N={n}: {t}" for b, byn in by_b.items()
+                                                   for n, t in byn.items()))
+            continue
+        print(f"-- {name}")
+        for r in res["records"]:
+            if name == "sizes.json" and r["name"] == "copy":
+                continue
+            if "error" in r:
+                print(f"{r['name']:<16} {r['mode']:<6} M={r['M']:>7} N={r['N']:>5} "
+                      f"{r['error'][:80]}")
+                continue
+            print(f"{r['name']:<16} {r['mode']:<6} M={r['M']:>7} N={r['N']:>5} {r['us']:>10.1f} us "
+                  f"{r['tbps']:>6.3f} TB/s"
+                  + (f" {r['vs_copy']:.3f}x copy" if "vs_copy" in r else "")
+                  + (f" host {r['host_us']:.1f} us" if "host_us" in r else ""))

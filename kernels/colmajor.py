@@ -17,14 +17,16 @@ import torch
 import triton
 import triton.language as tl
 
-from . import fp8, offsets, validate
+from . import fp8, offsets, tiles, validate
 from . import reference as R
 
 # Compile-time constants of the kernel body, from their one source (kernels.reference): a Triton
 # kernel may read a global only when it is a tl.constexpr.
 FP8_MAX = tl.constexpr(R.FP8_MAX)
 GROUP = tl.constexpr(R.GROUP)
-DEFAULT_GROUPS_PER_PROGRAM = 8   # None: the largest power of two <= 8 that divides N/256
+# the CPU tier's (and the upstream variant's) groups per program; None picks the largest power of
+# two <= the tile's value that divides N/256
+DEFAULT_GROUPS_PER_PROGRAM = tiles.CPU_TILES["colmajor"]["groups_per_program"]
 
 
 @triton.jit
@@ -73,8 +75,14 @@ def silu_mul_fp8_colmajor_kernel(
     amax = tl.maximum(tl.max(tl.abs(y), axis=2), eps)          # [BLOCK_M, GROUPS]
     scale = amax * (1.0 / FP8_MAX)
     if USE_UE8M0:
-        scale = tl.exp2(tl.ceil(tl.log2(scale)))
-    q = tl.minimum(tl.maximum(y / scale[:, :, None], -FP8_MAX), FP8_MAX)
+        e = tl.ceil(tl.log2(scale))
+        scale = tl.exp2(e)
+        # y / 2**e as y * 2**-e: the reciprocal of a power of two is exact, so the product has the
+        # quotient's bits without an fp32 division per element (special-function work)
+        ys = y * tl.exp2(-e)[:, :, None]
+    else:
+        ys = y / scale[:, :, None]
+    q = tl.minimum(tl.maximum(ys, -FP8_MAX), FP8_MAX)
     q = tl.reshape(q, (BLOCK_M, BLOCK_N))
     fp8.store_e4m3(q_blk + rows[:, None] * half + cols[None, :], q, row_ok[:, None], SOFTWARE_FP8)  # C7
 
@@ -92,18 +100,23 @@ def silu_mul_fp8_colmajor(
     eps: float = R.COLMAJOR_EPS,
     out: torch.Tensor | None = None,
     index: Literal["int32", "int64"] = "int64",
-    block_m: int = 8,
+    block_m: int | None = None,
     groups_per_program: int | None = None,
-    num_warps: int = 8,
+    num_warps: int | None = None,
+    num_stages: int | None = None,
     check_finite: bool = False,
     unsafe_skip_launch_checks: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, scales [M, N/256] fp32, strides (1, round_up(M,4))).
 
     index: "int64" (the fix, default) or "int32" (the bug as shipped; refused when it would wrap).
+    The tile (only speed depends on it; results are bit-identical for every tile):
     block_m: rows per program, a power of two in [1, 128]. num_warps: a power of two in [1, 32].
-    groups_per_program: 128-column groups per program, a power of two that divides N/256; None (the
-    default) takes the largest power of two <= 8 that divides N/256. Nothing is silently reduced.
+    num_stages: software-pipelining depth, 1..8. groups_per_program: 128-column groups per program,
+    a power of two that divides N/256 (an explicit value is never silently reduced). None, the
+    default for each: this GPU's recorded tile (kernels.tiles, docs/tuning.md); on the CPU tier and
+    for index="int32" a fixed tile; a tile's groups_per_program is reduced to the largest power of
+    two that divides N/256.
     eps: floor of each group's absmax, in [kernels.validate.EPS_MIN, FLT_MAX] (see validate.check_eps).
     check_finite: False (default) launches without looking at x: no device->host sync, no extra
     pass. Non-finite input, or finite input whose silu(gate)*up overflows the input dtype, then
@@ -120,10 +133,13 @@ def silu_mul_fp8_colmajor(
     check_finite = validate.check_flag("check_finite", check_finite)
     unsafe = validate.check_flag("unsafe_skip_launch_checks", unsafe_skip_launch_checks)
     eps = validate.check_eps(eps)
-    block_m = validate.check_block_m(block_m)
-    num_warps = validate.check_num_warps(num_warps)
+    tile = (validate.check_block_m(block_m) if block_m is not None else None, groups_per_program,
+            validate.check_num_warps(num_warps) if num_warps is not None else None,
+            validate.check_num_stages(num_stages) if num_stages is not None else None)
+    block_m, tile_gpp, num_warps, num_stages = tiles.fill(
+        "colmajor_ue8m0" if use_ue8m0 else "colmajor", x.device, m, n, tile, upstream=index == "int32")
     g = n // 2 // R.GROUP
-    gpp = validate.check_groups_per_program(groups_per_program, g, DEFAULT_GROUPS_PER_PROGRAM)
+    gpp = validate.check_groups_per_program(groups_per_program, g, tile_gpp)
     q = out if out is not None else torch.empty(m, n // 2, dtype=R.FP8, device=x.device)
     scales = R.mn_major(m, g, torch.float32, x.device, zeros=False)  # the kernel writes all
     if m == 0:  # defined: empty outputs, no launch (Triton skips an empty grid; nothing to do)
@@ -137,7 +153,7 @@ def silu_mul_fp8_colmajor(
     silu_mul_fp8_colmajor_kernel[grid](
         x_ptr=x, q_ptr=q_arg, s_ptr=scales,
         **kernel_args(m, n, eps=eps, index=index, block_m=block_m, groups=gpp, use_ue8m0=use_ue8m0),
-        SOFTWARE_FP8=software_fp8, num_warps=num_warps)
+        SOFTWARE_FP8=software_fp8, num_warps=num_warps, num_stages=num_stages)
     return q, scales
 
 

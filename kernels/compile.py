@@ -4,7 +4,7 @@
 runs Triton's whole pipeline (TTIR, TTGIR, LLVM IR, PTX, and ptxas to a cubin) for any NVIDIA
 target on a CPU-only machine. This module does that for both kernels, every mode a launcher can ask
 for (int32/int64 offsets; fp32/UE8M0 scales; both packed grids; bf16 and fp16 input) and the fp8
-path the launcher would pick on that target (kernels.fp8), with the launchers' default tiles and the
+path the launcher would pick on that target (kernels.fp8), with the fixed (CPU-tier) tile and the
 argument specialisation Triton would give the demo shape (M = 524,416, N = 4,096).
 
 ``python -m kernels compile --arch 75 80 86 89 90 100`` prints the table and exits 1 if a target
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import inspect
 import io
 import json
 import math
@@ -49,46 +48,38 @@ class Row:
 
 
 def _modes():
-    """(kernel name, mode label, jit function, launcher) for every mode a launcher can launch."""
-    from .colmajor import silu_mul_fp8_colmajor, silu_mul_fp8_colmajor_kernel
-    from .packed import silu_mul_fp8_packed, silu_mul_fp8_packed_kernel
+    """(kernel name, mode label, jit function, mode constexprs) for every mode a launcher can launch."""
+    from .colmajor import silu_mul_fp8_colmajor_kernel
+    from .packed import silu_mul_fp8_packed_kernel
     for index in ("int32", "int64"):
         for ue8m0 in (False, True):
             yield ("colmajor", f"{index} {'ue8m0' if ue8m0 else 'fp32'}-scales",
-                   silu_mul_fp8_colmajor_kernel, silu_mul_fp8_colmajor,
-                   dict(INDEX_64=index == "int64", USE_UE8M0=ue8m0))
+                   silu_mul_fp8_colmajor_kernel, dict(INDEX_64=index == "int64", USE_UE8M0=ue8m0))
     for index in ("int32", "int64"):
         for axis in (0, 1):
             yield ("packed", f"{index} rows-axis-{axis}", silu_mul_fp8_packed_kernel,
-                   silu_mul_fp8_packed, dict(INDEX_64=index == "int64", ROWS_ON_AXIS0=axis == 0))
+                   dict(INDEX_64=index == "int64", ROWS_ON_AXIS0=axis == 0))
 
 
-def _defaults(launcher) -> dict:
-    return {k: p.default for k, p in inspect.signature(launcher).parameters.items()
-            if p.default is not inspect.Parameter.empty}
-
-
-def _launch_args(kernel: str, launcher, dtype: str, software: bool):
-    """(runtime arg values by name, pointer types by name, constexprs, options) as the launcher
-    would pass them for the demo shape; tiles are the launcher's own defaults."""
-    from .reference import GROUP
-    d = _defaults(launcher)
+def _launch_args(kernel: str, dtype: str, software: bool):
+    """(runtime arg values by name, pointer types by name, constexprs, options) exactly as the
+    launcher passes them for the demo shape (its own kernel_args), with the fixed tile the CPU tier
+    and the upstream variants use (kernels.tiles.CPU_TILES): a compile check, not a tuned launch."""
+    from . import colmajor, packed, tiles
     m, n = DEMO_M, DEMO_N
-    g = n // 2 // GROUP
-    s_stride = -(-m // 4) * 4
     q = "*u8" if software else "*fp8e4nv"
+    t = tiles.CPU_TILES[kernel]
     if kernel == "colmajor":
-        gpp = math.gcd(g, d["groups_per_program"])
-        values = dict(M=m, N=n, half=n // 2, s_stride=s_stride, eps=1e-10, col_blocks=g // gpp)
+        gpp = math.gcd(n // 256, t["groups_per_program"])
+        args = colmajor.kernel_args(m, n, eps=1e-10, index="int64", block_m=t["block_m"],
+                                    groups=gpp, use_ue8m0=False)
         ptrs = dict(x_ptr=f"*{dtype}", q_ptr=q, s_ptr="*fp32")
-        consts = dict(BLOCK_M=d["block_m"], GROUPS=gpp)
-        options = dict(num_warps=d["num_warps"])
     else:
-        words = -(-g // 4)
-        values = dict(M=m, N=n, half=n // 2, NUM_GROUPS=g, s_stride=s_stride, words=words)
+        args = packed.kernel_args(m, n, index="int64", rows_axis=0, block_m=t["block_m"])
         ptrs = dict(x_ptr=f"*{dtype}", q_ptr=q, s_ptr="*i32")
-        consts = dict(BLOCK_M=d["block_m"])
-        options = dict(num_warps=d["num_warps"], num_stages=2)
+    consts = {k: v for k, v in args.items() if k.isupper()}
+    values = {k: v for k, v in args.items() if not k.isupper()}
+    options = dict(num_warps=t["num_warps"], num_stages=t["num_stages"])
     return values, ptrs, consts, options
 
 
@@ -170,14 +161,14 @@ def _compile_here(archs, dtypes, path: str) -> list[Row]:
         # auto: what a launch on that GPU would pick; a forced path is compiled as asked, so that
         # the compiler (not kernels.fp8) says why the hardware path cannot build below sm_89
         chosen = fp8.choose(divmod(arch, 10), "auto")[0] if path == "auto" else path
-        for kernel, mode, fn, launcher, mode_consts in _modes():
+        for kernel, mode, fn, mode_consts in _modes():
             for dtype in dtypes:
                 if unsupported:
                     rows.append(Row(kernel, mode, dtype, arch, chosen, "unsupported", unsupported))
                     continue
                 # a kernel without the flag (the course before kernels.fp8) has only the cast
                 software = chosen == "software" and "SOFTWARE_FP8" in fn.arg_names
-                values, ptrs, consts, options = _launch_args(kernel, launcher, dtype, software)
+                values, ptrs, consts, options = _launch_args(kernel, dtype, software)
                 consts.update(mode_consts)
                 if "SOFTWARE_FP8" in fn.arg_names:
                     consts["SOFTWARE_FP8"] = software

@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from . import fp8, offsets, validate
+from . import fp8, offsets, tiles, validate
 from . import reference as R
 
 # Compile-time constants of the kernel body, from their one source (kernels.reference): a Triton
@@ -76,7 +76,9 @@ def silu_mul_fp8_packed_kernel(
         y = (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
         scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / FP8_MAX, PACKED_EPS)
         e = tl.ceil(tl.log2(scale_raw))
-        q = tl.minimum(tl.maximum(y / tl.exp2(e)[:, None], -FP8_MAX), FP8_MAX)
+        # y / 2**e as y * 2**-e: the reciprocal of a power of two is exact, so the product has the
+        # quotient's bits without an fp32 division per element (special-function work)
+        q = tl.minimum(tl.maximum(y * tl.exp2(-e)[:, None], -FP8_MAX), FP8_MAX)
         fp8.store_e4m3(q_ptr + q_row[:, None] + gid * GROUP + k[None, :], q, mask, SOFTWARE_FP8)
         byte = tl.minimum(tl.maximum(e + UE8M0_BIAS, 0.0), 255.0).to(tl.int32)
         packed = packed | (tl.where(live, byte, 0) << (8 * j))
@@ -91,8 +93,9 @@ def silu_mul_fp8_packed(
     out: torch.Tensor | None = None,
     index: Literal["int32", "int64"] = "int64",
     rows_axis: Literal[0, 1] = 0,
-    block_m: int = 8,
-    num_warps: int = 4,
+    block_m: int | None = None,
+    num_warps: int | None = None,
+    num_stages: int | None = None,
     check_finite: bool = False,
     unsafe_skip_launch_checks: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +105,10 @@ def silu_mul_fp8_packed(
     rows_axis: 0 (the fix, default: a 1-D grid of row-block x word tiles on axis 0, limit 2**31 - 1)
     or 1 (upstream: grid (words, row blocks), and CUDA caps axis 1 at 65,535 -> the launch fails
     from M = 524,281 with BLOCK_M = 8).
-    block_m: rows per program, a power of two in [1, 128]. num_warps: a power of two in [1, 32].
+    The tile (only speed depends on it; results are bit-identical for every tile): block_m, rows
+    per program, a power of two in [1, 128]; num_warps, a power of two in [1, 32]; num_stages, 1..8.
+    None, the default for each: this GPU's recorded tile (kernels.tiles, docs/tuning.md); on the CPU
+    tier and for the upstream variants (index="int32" or rows_axis=1) upstream's fixed tile.
     check_finite: False (default) launches without looking at x: no device->host sync, no extra
     pass. Non-finite input, or finite input whose silu(gate)*up overflows fp32/bf16, then gives NaN
     codes, as upstream's kernel does. True rejects both before the launch (one extra pass over x and
@@ -117,8 +123,11 @@ def silu_mul_fp8_packed(
     rows_axis = validate.check_rows_axis(rows_axis)
     check_finite = validate.check_flag("check_finite", check_finite)
     unsafe = validate.check_flag("unsafe_skip_launch_checks", unsafe_skip_launch_checks)
-    block_m = validate.check_block_m(block_m)
-    num_warps = validate.check_num_warps(num_warps)
+    tile = (validate.check_block_m(block_m) if block_m is not None else None,
+            validate.check_num_warps(num_warps) if num_warps is not None else None,
+            validate.check_num_stages(num_stages) if num_stages is not None else None)
+    block_m, num_warps, num_stages = tiles.fill("packed", x.device, m, n, tile,
+                                                upstream=index == "int32" or rows_axis == 1)
     g = n // 2 // R.GROUP
     words = triton.cdiv(g, offsets.GROUPS_PER_WORD)
     q = out if out is not None else torch.empty(m, n // 2, dtype=R.FP8, device=x.device)
@@ -134,7 +143,7 @@ def silu_mul_fp8_packed(
     silu_mul_fp8_packed_kernel[grid](
         x_ptr=x, q_ptr=q_arg, s_ptr=scales,
         **kernel_args(m, n, index=index, rows_axis=rows_axis, block_m=block_m),
-        SOFTWARE_FP8=software_fp8, num_warps=num_warps, num_stages=2)
+        SOFTWARE_FP8=software_fp8, num_warps=num_warps, num_stages=num_stages)
     return q, scales
 
 

@@ -85,6 +85,16 @@ def check_num_warps(num_warps) -> int:
     return power_of_two("num_warps", num_warps, 1, NUM_WARPS_MAX)
 
 
+NUM_STAGES_MAX = 8   # software-pipelining depth; beyond a few stages only shared memory grows
+
+
+def check_num_stages(num_stages) -> int:
+    v = exact_int("num_stages", num_stages)
+    if not 1 <= v <= NUM_STAGES_MAX:
+        raise KernelInputError(f"num_stages must be an int in [1, {NUM_STAGES_MAX}], got {v}")
+    return v
+
+
 def check_groups_per_program(gpp, groups: int, default: int) -> int:
     """The groups per colmajor program: explicit values must divide `groups`; None picks the largest
     power of two <= default that does (gcd with a power of two). Never reduced silently."""
