@@ -102,18 +102,21 @@ def setup_cell(path: str, repo: str | None = None, clone_dir: str = CLONE_DIR) -
     folder = Path(path).parent.as_posix()
     url = (repo or REPOSITORY) + ".git"
     src = f'''# On Colab only: fetch the course and install it beside Colab's own torch (course/colab.py).
-import os, subprocess, sys
+import sys
 if "google.colab" in sys.modules:
-    def run(*cmd):  # through Python's stdout, so the notebook shows what a step said
-        r = subprocess.run(cmd, capture_output=True, text=True)
+    import os as _os
+    import subprocess as _sp
+
+    def _run(*cmd):  # through Python's stdout, so the notebook shows what a step said
+        r = _sp.run(cmd, capture_output=True, text=True)
         print(r.stdout + r.stderr, end="")
         if r.returncode:
             raise SystemExit("The course is not set up: the lines above say why.")
-    if not os.path.isdir("{clone_dir}"):
-        run("git", "clone", "--quiet", "--depth=1", "--branch", "{BRANCH}", "{url}", "{clone_dir}")
-    run(sys.executable, "{clone_dir}/course/colab.py", "install")
+    if not _os.path.isdir("{clone_dir}"):
+        _run("git", "clone", "--quiet", "--depth=1", "--branch", "{BRANCH}", "{url}", "{clone_dir}")
+    _run(sys.executable, "{clone_dir}/course/colab.py", "install")
     sys.path.insert(0, "{clone_dir}")
-    os.chdir("{clone_dir}/{folder}")'''
+    _os.chdir("{clone_dir}/{folder}")'''
     return {"cell_type": "code", "execution_count": None, "id": "colab-setup",
             "metadata": {"tags": ["colab-setup"]}, "outputs": [], "source": src.splitlines(keepends=True)}
 
