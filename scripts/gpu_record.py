@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import re
 import shutil
@@ -111,9 +112,9 @@ def ttir_lines() -> dict:
     for idx in ("int32", "int64"):
         q = torch.empty(64, 256, device="cuda", dtype=R.FP8)
         s = R.mn_major(64, 2, torch.float32, "cuda")
-        h = kernels.colmajor.silu_mul_fp8_colmajor_kernel[(16,)](
-            x, q, s, 64, 512, 256, 64, 1e-10, 2, BLOCK_M=8, GROUPS=1, USE_UE8M0=False,
-            INDEX_64=idx == "int64")
+        h = kernels.colmajor.silu_mul_fp8_colmajor_kernel[(16,)](   # 8 row blocks x 2 groups
+            x_ptr=x, q_ptr=q, s_ptr=s, **kernels.colmajor.kernel_args(
+                64, 512, eps=1e-10, index=idx, block_m=8, groups=1, use_ue8m0=False))
         ttir = h.asm["ttir"]
         # the lines that build the block offsets: tile -> pid_m -> row0 -> x_blk / q_blk
         out[idx] = [ln.strip() for ln in ttir.splitlines()
@@ -122,7 +123,10 @@ def ttir_lines() -> dict:
 
 
 def detection(skip_sanitizer: bool) -> dict:
-    rec = {"ttir": ttir_lines()}
+    from kernels import tiles
+    t = tiles.CPU_TILES["colmajor"]   # the int32 (upstream) variant always launches this tile
+    rec = {"ttir": ttir_lines(),
+           "tile": {"block_m": t["block_m"], "groups_per_program": math.gcd(4_096 // 256, t["groups_per_program"])}}
     for idx in ("int32", "int64"):
         r = run("colmajor", 524_416, 4_096, idx, 0, env_extra={"TRITON_DEBUG": "1"}, timeout=400)
         print("TRITON_DEBUG", one_line(r), flush=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Record, on one GPU, everything the course shows from a real run, into one folder per device:
-#   scripts/record_gpu.sh results/gpu/h200        (then commit the folder; lessons pick it up)
+#   scripts/record_gpu.sh results/gpu/h200 [STEP...]   (then commit the folder; lessons pick it up)
+# STEP: record fp8-proof audit-examples doctor compile bench (default: all, in that order)
 # Steps (each bounded, each writing its own files, a failed step does not stop the others):
 #   gpu_record.py        doctor, the repro verdicts, silent corruption, the detection ladder, GPU vs CPU
 #   gpu_fp8_proof.py     the software e4m3 encoder vs the hardware conversion, kernels both ways
@@ -9,7 +10,9 @@
 #   kernels doctor/compile   what this GPU gets, and the cross-target compile table
 # About 8 minutes on an H200. Run from anywhere; PY picks the interpreter (default python3).
 set -uo pipefail
-out=${1:?usage: scripts/record_gpu.sh OUTDIR   (e.g. results/gpu/h200)}
+out=${1:?usage: scripts/record_gpu.sh OUTDIR [STEP...]   (e.g. results/gpu/h200)}
+shift
+steps=" ${*:-record fp8-proof audit-examples doctor compile bench} "
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -19,6 +22,7 @@ $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'record_
 step() {  # step NAME SECONDS COMMAND...
   local name=$1 limit=$2 t0 rc
   shift 2
+  [[ $steps == *" $name "* ]] || return 0
   echo "== $name"
   t0=$(date +%s)
   timeout "$limit" "$@"
@@ -34,4 +38,4 @@ step() {  # step NAME SECONDS COMMAND...
   step doctor 60 sh -c "$PY -m kernels doctor --json > '$out/doctor_kernels.json' && $PY -m kernels doctor"
   step compile 200 sh -c "$PY -m kernels compile --arch 75 80 86 89 90 100 > '$out/compile_table.txt'; cat '$out/compile_table.txt'"
   step bench 330 $PY -m kernels bench --sweep --sizes --out "$out" --budget-s 300
-} 2>&1 | tee "$out/record_gpu.log"
+} 2>&1 | tee -a "$out/record_gpu.log"
