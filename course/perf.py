@@ -137,7 +137,8 @@ def plot_sweep(rows: list[dict], kernel: str, copy_tbps: float | None = None):
     grid = np.full((len(ys), len(xs)), np.nan)
     for r in rows:
         grid[ys.index((r["bm"], r["g"])), xs.index(r["w"])] = r["tbps"]
-    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 2.4, 0.32 * len(ys) + 1.3))  # small: lesson 09 has a size budget
+    # small (figure size and dpi 80): lesson 09 has a size budget
+    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 2.4, 0.32 * len(ys) + 1.3), dpi=80)
     im = ax.imshow(grid, cmap="viridis", aspect="auto")
     for i in range(len(ys)):
         for j in range(len(xs)):
