@@ -104,3 +104,11 @@ def run_python(code: str, env: dict | None = None, timeout: float = 300.0,
 def cpu_tier_env() -> dict:
     """Environment that forces a child process onto the CPU tier (interpreter, corrected)."""
     return {"CUDA_VISIBLE_DEVICES": "", "TRITON_INTERPRET": "1", "KERNELS_RAW_INTERPRETER": None}
+
+
+@pytest.fixture
+def fixed_tiles(monkeypatch):
+    """Launchers resolve the fixed (CPU-tier) tile on every tier: for tests whose expectations are
+    written for that tile (a GPU otherwise takes its recorded tile, kernels.tiles)."""
+    from kernels import tiles
+    monkeypatch.setattr(tiles, "_resolve_tuple", lambda kernel, *a: tiles._cpu_tuple(kernel))

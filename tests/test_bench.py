@@ -124,6 +124,7 @@ def test_rounds_interleave_and_ratios_are_taken_per_round(tmp_path):
     assert by["b"]["time_vs_copy"] == 0.5
 
 
+@pytest.mark.skipif(TIER != "cpu", reason="a tiny end-to-end run on the CPU tier (on a GPU: python -m kernels bench)")
 def test_stages_write_valid_files_and_resume(tmp_path, monkeypatch):
     """A tiny end-to-end run on the CPU tier: tune -> tiles.json (a valid table) -> targets -> sizes
     -> plots; every JSON carries the device, versions, date, command and each kernel record its tile."""

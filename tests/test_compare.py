@@ -92,3 +92,14 @@ def test_check_uses_the_rule_of_the_tier():
     assert not check("colmajor", x, q, s, use_ue8m0=True)
     with pytest.raises(ValueError):
         check("rowmajor", x, q, s)
+
+
+def test_a_single_scale_column_is_mn_major_whatever_its_unused_stride():
+    # found on an H200: a [256, 1] slice of the packed scales of M = 524,280 rows kept the stride
+    # 524,280 for its size-1 dimension, and the layout check called it wrong
+    q = torch.zeros(256, 128, dtype=torch.float8_e4m3fn)
+    big = torch.zeros(1, 524_280, dtype=torch.int32).t()       # [524280, 1], strides (1, 524280)
+    ref = torch.zeros(1, 256, dtype=torch.int32).t()           # [256, 1], strides (1, 256)
+    assert compare(q, big[:256], q.clone(), ref).ok
+    wrong = torch.zeros(256, 2, dtype=torch.int32)             # row-major: strides (2, 1)
+    assert not compare(q, wrong, q.clone(), torch.zeros(2, 256, dtype=torch.int32).t()).ok

@@ -65,6 +65,7 @@ def _call(kind, x, **kw):
 
 
 @pytest.mark.parametrize("kind,kw", CALLS)
+@pytest.mark.usefixtures("fixed_tiles")
 def test_default_call_only_allocates_and_launches_once(monkeypatch, kind, kw):
     rec = Launches()
     mod = colmajor_mod if kind == "colmajor" else packed_mod

@@ -93,6 +93,7 @@ def test_launchers_use_the_resolved_tile(monkeypatch):
     spy = _Spy()
     monkeypatch.setattr(packed_mod, "silu_mul_fp8_packed_kernel", spy)
     monkeypatch.setattr(tiles, "_cpu_tuple", lambda kernel: (16, 2, 1))   # the CPU tier's tile
+    monkeypatch.setattr(tiles, "_resolve_tuple", lambda kernel, *a: (16, 2, 1))   # and a GPU's
     x = _x(40, 2_048, 3)   # 8 groups = 2 words, one word per program
     kernels.silu_mul_fp8_packed(x)
     grid, args, kw = spy.calls[-1]

@@ -275,6 +275,7 @@ def test_bad_groups_per_program(gpp, n, match):
 @pytest.mark.usefixtures("no_launch")
 @pytest.mark.parametrize("gpp,n,launched", [(None, 768, 1), (None, 1536, 2), (None, 2048, 8),
                                             (None, 4096, 8), (4, 2048, 4), (np.int64(2), 1536, 2)])
+@pytest.mark.usefixtures("fixed_tiles")
 def test_groups_per_program_launched(monkeypatch, gpp, n, launched):
     # None picks the largest power of two <= 8 dividing N/256; explicit divisors are used as given
     spy = _Spy(raise_it=False)
@@ -376,6 +377,7 @@ class _Spy:
     ("packed", 1024, {"rows_axis": 1, "block_m": 4}, {"rows_axis": 1, "block_m": 4}),
     ("packed", 1024, {}, {"rows_axis": 0, "block_m": 8}),
 ])
+@pytest.mark.usefixtures("fixed_tiles")
 def test_wrappers_run_the_launch_checks_with_their_arguments(monkeypatch, kind, n, kw, expect, index):
     spy = _Spy(raise_it=False)
     monkeypatch.setattr(validate, "check_launch", spy)
