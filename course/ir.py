@@ -2,7 +2,6 @@
 """
 from __future__ import annotations
 
-import inspect
 
 import torch
 
@@ -21,27 +20,17 @@ def probe_table(pids, block_m: int, stride: int) -> str:
 
 
 def ttir_of_colmajor(index: str) -> str:
-    """GPU only: compile the colmajor kernel for `index` and return its TTIR text.
-
-    Runtime arguments are matched by name against the kernel's signature, so this keeps working
-    when the kernel gains or loses an argument.
-    """
-    from kernels.colmajor import silu_mul_fp8_colmajor_kernel as k
+    """GPU only: compile the colmajor kernel for `index` and return its TTIR text. The arguments are
+    the launcher's own (kernels.colmajor.kernel_args), so this follows the kernel's signature."""
+    from kernels import colmajor
     from kernels.reference import FP8, mn_major
     m, n = 128, 256
     x = torch.randn(m, n, device="cuda", dtype=torch.bfloat16)
     q = torch.empty(m, n // 2, device="cuda", dtype=FP8)
     s = mn_major(m, n // 256, torch.float32, "cuda")
-    known = {"x_ptr": x, "q_ptr": q, "s_ptr": s, "M": m, "N": n, "half": n // 2,
-             "s_stride": s.stride(1), "eps": 1e-10, "col_blocks": n // 256, "BLOCK_M": 8, "GROUPS": 1,
-             "USE_UE8M0": False, "INDEX_64": index == "int64"}
-    names = list(inspect.signature(k.fn).parameters)
-    missing = [p for p in names if p not in known]
-    if missing:
-        raise RuntimeError(f"ttir_of_colmajor does not know the kernel arguments {missing}")
-    # a 1-D grid of tiles when the kernel takes col_blocks, else (row blocks, column blocks)
-    grid = (m // 8 * (n // 256),) if "col_blocks" in names else (m // 8, n // 256)
-    compiled = k[grid](**{p: known[p] for p in names})
+    args = colmajor.kernel_args(m, n, eps=1e-10, index=index, block_m=8, groups=1, use_ue8m0=False)
+    grid = (m // 8 * args["col_blocks"],)       # the 1-D tile grid: row blocks x column blocks
+    compiled = colmajor.silu_mul_fp8_colmajor_kernel[grid](x_ptr=x, q_ptr=q, s_ptr=s, **args)
     torch.cuda.synchronize()
     return compiled.asm["ttir"]
 
