@@ -110,8 +110,9 @@ def _slug(name: str) -> str:
 
 
 def group_recordings(results: Path) -> dict[str, list[Path]]:
-    """device name -> its files. JSON names its device; a log or picture goes with the one device
-    its folder's JSON files name, or else with the one device its own text names."""
+    """device name -> its files. JSON names its device; a log, a picture or a JSON without a device
+    field goes with the one device its folder's JSON files name, or else with the one device its own
+    text names."""
     groups: dict[str, list[Path]] = {}
     files = sorted(p for p in results.rglob("*") if p.is_file())
     device_of: dict[Path, str] = {}
@@ -121,7 +122,7 @@ def group_recordings(results: Path) -> dict[str, list[Path]]:
             device_of[p] = data.get("device", "") if isinstance(data, dict) else ""
     for p in files:
         dev = device_of.get(p)
-        if dev is None:
+        if not dev:   # a log, a picture, or a JSON without a "device" field: its folder's device
             in_folder = {d for q, d in device_of.items() if q.parent == p.parent and d}
             if len(in_folder) != 1 and p.suffix in (".log", ".txt"):
                 text = p.read_text(encoding="utf-8", errors="replace")
