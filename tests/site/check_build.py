@@ -28,7 +28,7 @@ def test_links_to_repository_files_open_them_on_github(tmp_path):
     assert rc == 0
     html = page.read_text(encoding="utf-8")
     pic = next((tmp_path / "out" / "_images").glob("bench*.png"))  # a picture shown by relative path
-    assert pic.read_bytes() == (ROOT / "results" / "gpu" / "bench.png").read_bytes()
+    assert pic.read_bytes() == (ROOT / "results" / "gpu" / "h100" / "bench.png").read_bytes()
     assert f'src="../_images/{pic.name}"' in html
     repo = colab.repository()
     assert f'href="{repo}/blob/main/kernels/colmajor.py"' in html
@@ -67,7 +67,9 @@ def test_the_badge_cell_stays_out_of_the_site(tmp_path):
     src = tmp_path / "src"
     build.stage(src)
     rel = "notebooks/00_environment_doctor.ipynb"
-    assert colab.add_cells(src / rel, rel)
+    colab.add_cells(src / rel, rel)     # the committed lessons carry both cells already
+    cells = [c.get("id") for c in json.loads((src / rel).read_text())["cells"]]
+    assert cells[0] == "colab-badge" and "colab-setup" in cells
     assert build.sphinx(src, tmp_path / "out") == 0
     html = (tmp_path / "out" / "notebooks" / "00_environment_doctor.html").read_text(encoding="utf-8")
     assert colab.BADGE_IMAGE not in html
