@@ -49,6 +49,27 @@ def power_of_two(hi: int):
     return parse
 
 
+def seed(text: str) -> int:
+    try:
+        v = int(text, 10)
+    except ValueError:
+        v = -1
+    if not 0 <= v < 2**63:      # torch.Generator.manual_seed takes a 64-bit integer
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {text!r}")
+    return v
+
+
+def arch(text: str) -> int:
+    try:
+        v = int(text, 10)
+    except ValueError:
+        v = 0
+    if not 50 <= v <= 129:
+        raise argparse.ArgumentTypeError(f"must be a compute capability as two or three digits "
+                                         f"(75 = sm_75 ... 120 = sm_120), got {text!r}")
+    return v
+
+
 def seconds(text: str) -> float:
     try:
         v = float(text)
@@ -104,6 +125,9 @@ def _resolve(ap: argparse.ArgumentParser, a: argparse.Namespace, kernel: str) ->
             ap.error(f"argument --groups-per-program: {e}")
         return {"index": index, "rows_axis": 0, "block_m": block_m, "num_warps": num_warps,
                 "groups_per_program": gpp}
+    if a.groups_per_program is not None and getattr(a, "kernel", "") == "packed":
+        ap.error("--groups-per-program is a colmajor option (the packed kernel handles one packed word "
+                 "of 4 groups per program)")
     block_m, num_warps, _ = tiles.fill("packed", device, a.M, a.N, (a.block_m, a.num_warps, None),
                                        upstream=index == "int32" or axis == 1)
     return {"index": index, "rows_axis": axis, "block_m": block_m, "num_warps": num_warps,
@@ -125,7 +149,7 @@ def overflow(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
         print(json.dumps([json.loads(x.to_json()) for x in res], indent=2))
     else:
         print("\n\n".join(x.table() for x in res))
-    return 0
+    return 0 if all(x.safe for x in res) else 1    # scripts can test the verdict
 
 
 def repro(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
@@ -154,13 +178,14 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="{overflow,repro,bench,tier,compile,doctor}")
 
-    o = sub.add_parser("overflow", help="offset and grid analysis of one launch (no GPU needed)")
+    o = sub.add_parser("overflow", help="offset and grid analysis of one launch (no GPU needed; "
+                       "exit 0 safe, 1 unsafe)")
     _launch_options(o, ("colmajor", "packed", "both"), "both")
     o.set_defaults(run=overflow)
 
     r = sub.add_parser("repro", help="one full-size GPU launch in a child process, one-line verdict")
     _launch_options(r, ("colmajor", "packed"), "colmajor")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=seed, default=0)
     r.add_argument("--timeout", type=seconds, default=300.0, help="seconds (default 300)")
     r.set_defaults(run=repro)
 
@@ -184,12 +209,12 @@ def main(argv=None) -> int:
 def _add_compile_and_doctor(sub) -> None:
     from .compile import DEFAULT_ARCHS, DTYPES
     c = sub.add_parser("compile", help="compile every kernel and mode for GPU targets (no GPU needed)")
-    c.add_argument("--arch", type=int, nargs="+", default=list(DEFAULT_ARCHS),
+    c.add_argument("--arch", type=arch, nargs="+", default=list(DEFAULT_ARCHS),
                    help="compute capabilities, two digits: 75 = sm_75 (T4), 80 = A100, 86 = RTX 30xx")
     c.add_argument("--dtype", nargs="+", choices=tuple(DTYPES), default=list(DTYPES))
     c.add_argument("--path", choices=("auto", "hardware", "software"), default="auto",
                    help="fp8 conversion (auto: the GPU's own from sm_89, kernels.fp8's encoder below)")
-    c.add_argument("--jobs", type=int, default=None, help="parallel compile processes")
+    c.add_argument("--jobs", type=positive_int, default=None, help="parallel compile processes")
     c.add_argument("--json", action="store_true")
     d = sub.add_parser("doctor", help="GPU, compute capability, fp8 path, whether the live demos fit")
     d.add_argument("--json", action="store_true")

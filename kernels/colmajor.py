@@ -120,8 +120,10 @@ def silu_mul_fp8_colmajor(
     eps: floor of each group's absmax, in [kernels.validate.EPS_MIN, FLT_MAX] (see validate.check_eps).
     check_finite: False (default) launches without looking at x: no device->host sync, no extra
     pass. Non-finite input, or finite input whose silu(gate)*up overflows the input dtype, then
-    gives NaN codes, as upstream's kernel does. True rejects both before the launch (one extra pass
-    over x and a device->host sync).
+    leaves the codes and scales of the groups it touches undefined, as upstream's kernel (which has
+    no check either) does: a NaN element gives a NaN code, and whether its group's scale becomes NaN
+    depends on how the max treats NaN (the CPU interpreter's ignores it; the reference propagates it).
+    True rejects both before the launch (one extra pass over x and a device->host sync).
     The scales' padding rows M .. round_up(M, 4) - 1 hold 0 (the kernel writes them). Every check
     runs before the launch and costs O(1) host time per shape (kernels.validate); exactly one kernel
     launch per call. Speed: results/gpu/ and lesson 09.

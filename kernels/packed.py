@@ -110,9 +110,11 @@ def silu_mul_fp8_packed(
     None, the default for each: this GPU's recorded tile (kernels.tiles, docs/tuning.md); on the CPU
     tier and for the upstream variants (index="int32" or rows_axis=1) upstream's fixed tile.
     check_finite: False (default) launches without looking at x: no device->host sync, no extra
-    pass. Non-finite input, or finite input whose silu(gate)*up overflows fp32/bf16, then gives NaN
-    codes, as upstream's kernel does. True rejects both before the launch (one extra pass over x and
-    a device->host sync).
+    pass. Non-finite input, or finite input whose silu(gate)*up overflows fp32/bf16, then leaves the
+    codes and scales of the groups it touches undefined, as upstream's kernel (which has no check
+    either) does: a NaN element gives a NaN code, and whether its group's scale byte changes depends
+    on how the max treats NaN (the CPU interpreter's ignores it; the reference propagates it). True
+    rejects both before the launch (one extra pass over x and a device->host sync).
     The scales' padding rows M .. round_up(M, 4) - 1 hold 0 (the kernel writes them). Every check
     runs before the launch and costs O(1) host time per shape (kernels.validate); exactly one kernel
     launch per call. Speed: results/gpu/ and lesson 09.

@@ -144,7 +144,10 @@ def check_eps(eps) -> float:
     if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.floating, np.integer)):
         raise KernelInputError(f"eps must be a real number in [2**-117, FLT_MAX], got "
                                f"{type(eps).__name__} {eps!r}")
-    v = float(eps)
+    try:
+        v = float(eps)
+    except OverflowError:      # an int beyond any float (10**400)
+        v = math.inf
     if not (math.isfinite(v) and EPS_MIN <= v <= FLT_MAX):
         raise KernelInputError(
             f"eps must be a positive finite number in [2**-117 = {EPS_MIN:.3g}, FLT_MAX = "

@@ -84,3 +84,14 @@ def test_the_triton_kernels_shipped_inside_torch(capsys):
     assert not [k for k in rep["kernels"] if k["error"]]
     assert len(rep["kernels"]) >= 50 and rep["findings"]
     assert status in (0, 1)
+
+
+def test_a_fifo_is_skipped_not_read(tmp_path):
+    # found by the adversarial review: reading a named pipe blocked the lint for ever
+    import os
+
+    from course.audit.core import load_file
+    fifo = tmp_path / "pipe.py"
+    os.mkfifo(fifo)
+    skipped = load_file(str(fifo))
+    assert "not a regular file" in skipped.reason

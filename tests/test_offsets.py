@@ -432,6 +432,12 @@ BAD = {
     "repro-warps": (["repro", "--num-warps", "3"], "--num-warps: must be a power of two in [1, 32]"),
     "repro-axis-colmajor": (["repro", "--kernel", "colmajor", "--rows-axis", "1"],
                             "the colmajor kernel always puts rows on grid axis 0"),
+    # found by the adversarial review: accepted before, then ignored or crashing later
+    "repro-seed": (["repro", "--seed", "99999999999999999999999"], "--seed: must be an integer in [0, 2**63)"),
+    "packed-gpp": (["overflow", "--kernel", "packed", "--groups-per-program", "2"],
+                   "--groups-per-program is a colmajor option"),
+    "compile-arch": (["compile", "--arch", "999"], "--arch: must be a compute capability"),
+    "compile-jobs": (["compile", "--jobs", "0"], "--jobs: must be a positive integer"),
 }
 
 
@@ -453,14 +459,14 @@ def cli(capsys):
 
 def test_cli_overflow_text(cli):
     rc, out, err = cli("text")
-    assert rc == 0, err
+    assert rc == 1, err            # unsafe: the exit status says so too
     assert "C1" in out and "-2,146,992,128" in out and "524,416" in out
     assert "TOO LARGE from M = 524,281" in out     # the packed kernel's grid (rows on axis 1)
 
 
 def test_cli_overflow_json(cli):
     rc, out, err = cli("json")
-    assert rc == 0, err
+    assert rc == 1, err
     col, pk = json.loads(out)
     assert (col["kernel"], pk["kernel"]) == ("colmajor", "packed")
     assert (col["index"], pk["index"], pk["rows_axis"]) == ("int32", "int32", 1)
@@ -474,8 +480,13 @@ def test_cli_overflow_json(cli):
 
 def test_cli_issue_example_is_unsafe(cli):
     rc, out, err = cli("issue")
-    assert rc == 0, err
+    assert rc == 1, err
     assert "verdict: UNSAFE" in out and "P7" in out, out
+
+
+def test_cli_exit_status_is_the_verdict(cli):
+    assert cli("gcd")[0] == 0                       # the fixed kernel at the issue's M: safe
+    assert cli("text")[0] == 1                      # upstream's: unsafe
 
 
 def test_cli_grid_is_the_launchers(cli):

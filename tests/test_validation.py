@@ -449,3 +449,9 @@ def test_kernel_input_error_is_a_value_error():
     assert issubclass(KernelInputError, ValueError)
     assert issubclass(OffsetOverflowError, KernelInputError)
     assert issubclass(GridLimitError, KernelInputError)
+
+
+def test_an_eps_beyond_any_float_is_a_clear_error():
+    # found by the adversarial review: float(10**400) raised OverflowError from the check itself
+    with pytest.raises(kernels.KernelInputError, match="eps must be"):
+        kernels.silu_mul_fp8_colmajor(torch.zeros(8, 256, dtype=torch.bfloat16, device=DEVICE), eps=10**400)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import os
+import stat
 import re
 import sys
 import warnings
@@ -125,6 +126,8 @@ def _autotune_values(fn, aliases) -> dict:
 
 def load_file(path: str) -> Module | Skipped:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):   # a FIFO or device would block the read
+            return Skipped(path, "not a regular file")
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:
             return Skipped(path, f"larger than {MAX_FILE_BYTES:,} bytes")
