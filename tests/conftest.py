@@ -112,3 +112,17 @@ def fixed_tiles(monkeypatch):
     written for that tile (a GPU otherwise takes its recorded tile, kernels.tiles)."""
     from kernels import tiles
     monkeypatch.setattr(tiles, "_resolve_tuple", lambda kernel, *a: tiles._cpu_tuple(kernel))
+
+
+def model_first_unsafe(kernel, n, index, rows_axis=0, block_m=8, gpp=1):
+    """The first M the analysis calls unsafe (its own verdict, found by bisection on analyze): the
+    model's claim, which the brute force (test_offsets) and the GPU (test_kernels_gpu) test."""
+    from kernels.offsets import analyze
+    lo, hi = 1, 2**33
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if analyze(kernel, mid, n, index, rows_axis, block_m, gpp).safe:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

@@ -15,7 +15,7 @@ import kernels
 from kernels import reference as R
 from kernels import repro
 from kernels.compare import compare
-from conftest import cpu_tier_env, make_x, run_python
+from conftest import cpu_tier_env, make_x, model_first_unsafe, run_python
 
 pytestmark = pytest.mark.gpu
 
@@ -123,16 +123,6 @@ def test_full_size_launch(kernel, index, rows_axis, verdict):
 # M the analysis calls safe and the first it calls unsafe (child processes, all at once)
 
 
-def first_unsafe_m(kernel, n, index, rows_axis, block_m, gpp):
-    from kernels.offsets import analyze
-    lo, hi = 1, 2**33
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if analyze(kernel, mid, n, index, rows_axis, block_m, gpp).safe:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 # (kernel, N, index, rows_axis, block_m, groups_per_program): N chosen so that M stays small where
@@ -152,7 +142,7 @@ def test_analysis_boundaries_on_the_device():
     from kernels.offsets import analyze
     jobs = []
     for kernel, n, index, axis, b, gpp in BOUNDARIES:
-        first = first_unsafe_m(kernel, n, index, axis, b, gpp)
+        first = model_first_unsafe(kernel, n, index, axis, b, gpp)
         bad = analyze(kernel, first, n, index, axis, b, gpp)
         grid_only = bad.grid["ok"] is False and all(e["fits"] for e in bad.exprs)
         for m, want in ((first - 1, {"ok"}),

@@ -23,7 +23,7 @@ import torch
 
 from kernels import offsets, tier
 from kernels.offsets import INT32_MAX, analyze, first_bad_m, moe_workspace_rows, wrap_int32
-from conftest import HAS_CUDA
+from conftest import HAS_CUDA, model_first_unsafe
 
 needs_interpreter = pytest.mark.skipif(not tier.INTERPRETED,
                                        reason="kernels.probe.trace replays kernels in the interpreter")
@@ -115,16 +115,6 @@ def kernel_wraps(kernel, m, n, index, rows_axis=0, block_m=8, gpp=1, every_colum
                    for p in progs)
 
 
-def model_first_unsafe(kernel, n, index, rows_axis=0, block_m=8, gpp=1):
-    """The first M the analysis calls unsafe (its own verdict, found by bisection on analyze)."""
-    lo, hi = 1, 2**33
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if analyze(kernel, mid, n, index, rows_axis, block_m, gpp).safe:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 # ---------------------------------------------------------------------------------------------
