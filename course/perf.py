@@ -284,7 +284,7 @@ def tune_table(rows: list[dict], M: int, N: int, top: int = 3) -> str:
                       key=lambda r: -r["tbps"])[:top]
         for r in best:
             t = r["tile"].get("tile", r["tile"])
-            per = t.get("groups_per_program", t.get("words_per_program", "-"))
+            per = t.get("groups_per_program", t.get("words_per_program", "-"))  # words: the first H200 sweep
             vs = f"{r['tbps'] / copy['tbps']:.3f}" if copy else "-"
             lines.append(f"{kernel:<16} {t.get('block_m', '-'):>7} {per:>12} {t.get('num_warps', '-'):>5} "
                          f"{r['tbps']:>6.3f} {vs:>8}")
