@@ -46,7 +46,32 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
-def verdict(label: str, outcome) -> bool:
+class Verdict:
+    """What :func:`verdict` returns: true or false like the outcome, and silent as a cell's last
+    value (its ✅/❌ line is printed already; a bare `True` under it would say nothing more)."""
+
+    __slots__ = ("ok",)
+
+    def __init__(self, ok: bool):
+        self.ok = ok
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __eq__(self, other) -> bool:
+        return self.ok == bool(other)
+
+    def __hash__(self) -> int:
+        return hash(self.ok)
+
+    def __repr__(self) -> str:
+        return repr(self.ok)
+
+    def _ipython_display_(self) -> None:
+        """Nothing: the verdict line is the display."""
+
+
+def verdict(label: str, outcome) -> Verdict:
     """Print one ✅/❌ line for `outcome` (a bool, or a kernels.compare Report) and return it.
 
     The line does not depend on the tier, so a stored ✅ that turns into ❌ fails nbval."""
@@ -58,7 +83,7 @@ def verdict(label: str, outcome) -> bool:
               f"{outcome.scales:,} scales checked)")
     else:
         print(f"{MARK[ok]} {label}: {outcome}")
-    return ok
+    return Verdict(ok)
 
 
 def randn(m: int, n: int, seed: int = 0, scale: float = 1.0, dtype=torch.bfloat16) -> torch.Tensor:

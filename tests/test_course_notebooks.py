@@ -117,3 +117,19 @@ def test_tests_pass_in_a_checkout_whose_exercises_a_learner_edited(tmp_path):
                         "-p", "no:cacheprovider"], cwd=clone, capture_output=True, text=True, env=env, timeout=900)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert (clone / ".progress.json").read_text() == "[]"
+
+
+def test_a_verdict_is_its_line_only():
+    # found by the new-learner review: a cell ending in kit.verdict(...) also showed a bare `True`
+    from course import kit
+    v = kit.verdict("a label", True)
+    assert v and v == True and bool(kit.verdict("a label", False)) is False   # noqa: E712
+    assert hasattr(v, "_ipython_display_")
+    stray = []
+    for path in COMMITTED:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.source.rstrip().splitlines()[-1:] and \
+                    cell.source.rstrip().splitlines()[-1].startswith("kit.verdict("):
+                stray += [path.name for o in cell.outputs if o.output_type == "execute_result"]
+    assert not stray, stray
