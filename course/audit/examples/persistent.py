@@ -19,7 +19,7 @@ def rms_norm_persistent(x_ptr, y_ptr, n_rows, D, eps, ROWS_PER_PROGRAM: tl.const
     cols = tl.arange(0, BLOCK_D)
     # Grid-stride loop: program p takes rows p, p + nprog, p + 2 nprog, ... The trip count is a
     # constexpr so that the kernel also runs in Triton's CPU interpreter, which (triton 3.6 with
-    # numpy 2.x) cannot loop to a bound passed at run time.
+    # numpy >= 2.4) cannot loop to a bound passed at run time.
     for i in range(ROWS_PER_PROGRAM):
         row = pid + i * nprog
         base = row * D
