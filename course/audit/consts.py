@@ -138,11 +138,12 @@ def _where(path, node) -> str:
     return f"{path}:{getattr(node, 'lineno', '?')}"
 
 
-def _dotted(node) -> str | None:
+def dotted(node) -> str | None:
+    """`a.b.c` for a chain of names and attributes, else None (the audit's one spelling of it)."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
 
@@ -295,7 +296,7 @@ class Resolver:
                     return v
             return _binop(node, a, b, path)
         if isinstance(node, ast.Call):
-            fname = _dotted(node.func) or ""
+            fname = dotted(node.func) or ""
             last = fname.rsplit(".", 1)[-1]
             if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
                 return Unknown(f"call {ast.unparse(node)[:60]} at {_where(path, node)}")

@@ -13,7 +13,7 @@ import sys
 import warnings
 
 from . import intervals as I
-from .consts import ModRef, Resolver, Unknown
+from .consts import ModRef, Resolver, Unknown, dotted
 from .engine import Analyzer, V, cv, enumerate_variants
 from .intervals import INT32_MAX, INT32_MIN, Iv
 
@@ -46,15 +46,6 @@ class Module:
 class Skipped:
     path: str
     reason: str
-
-
-def _dotted(node) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
 
 
 def _resolve(dotted: str, aliases: dict) -> str:
@@ -95,7 +86,7 @@ def parse_module(source: str, path: str = "<string>", line_offset: int = 0) -> M
 
 def _decorator_kind(dec, aliases) -> str | None:
     target = dec.func if isinstance(dec, ast.Call) else dec
-    d = _dotted(target)
+    d = dotted(target)
     if d is None:
         return None
     full = _resolve(d, aliases)
@@ -115,7 +106,7 @@ def _autotune_values(fn, aliases) -> dict:
         if not (isinstance(dec, ast.Call) and _decorator_kind(dec, aliases) == "autotune"):
             continue
         for node in ast.walk(dec):
-            if isinstance(node, ast.Call) and (_dotted(node.func) or "").endswith("Config") and \
+            if isinstance(node, ast.Call) and (dotted(node.func) or "").endswith("Config") and \
                     node.args and isinstance(node.args[0], ast.Dict):
                 for k, v in zip(node.args[0].keys, node.args[0].values):
                     if isinstance(k, ast.Constant) and isinstance(k.value, str) and \
@@ -394,9 +385,9 @@ def pointer_params(fn) -> set[str]:
                 e = e.value
             elif isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)):
                 e = e.left
-            elif isinstance(e, ast.Call) and e.args and (_dotted(e.func) or "").endswith(
+            elif isinstance(e, ast.Call) and e.args and (dotted(e.func) or "").endswith(
                     ("multiple_of", "max_contiguous", "where")):
-                e = e.args[-1] if (_dotted(e.func) or "").endswith("where") else e.args[0]
+                e = e.args[-1] if (dotted(e.func) or "").endswith("where") else e.args[0]
             else:
                 return e.id if isinstance(e, ast.Name) else None
 

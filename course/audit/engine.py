@@ -23,7 +23,7 @@ import dataclasses
 import itertools
 
 from . import intervals as I
-from .consts import Unknown
+from .consts import Unknown, dotted
 from .intervals import INT32_MAX, INT32_MIN, Iv
 
 WIDE_DTYPES = {"int64", "uint64"}
@@ -272,11 +272,11 @@ class Analyzer:
         attr = node.attr
         if attr in WIDE_DTYPES | NARROW_INT_DTYPES | FLOAT_DTYPES:
             return V(kind="dtype", const=attr)
-        dotted = _dotted_name(node)
-        if dotted is not None:
-            head = dotted.split(".")[0]
+        name = dotted(node)
+        if name is not None:
+            head = name.split(".")[0]
             if head not in env and head not in self.frame.mod.tl_aliases:
-                return self.global_value(dotted)      # R.GROUP, offsets.GROUPS_PER_WORD
+                return self.global_value(name)      # R.GROUP, offsets.GROUPS_PER_WORD
         base = self.ev(node.value, env)
         if attr == "T":
             return base
@@ -818,15 +818,6 @@ class Analyzer:
         return env
 
     s_AsyncFunctionDef = s_ClassDef = s_FunctionDef
-
-
-def _dotted_name(node) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted_name(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
 
 
 def _as_load(node):
