@@ -18,6 +18,7 @@ import triton
 import triton.language as tl
 
 from . import fp8, offsets, tiles, validate
+from . import plan as plan_cache
 from . import reference as R
 
 # Compile-time constants of the kernel body, from their one source (kernels.reference): a Triton
@@ -128,11 +129,35 @@ def silu_mul_fp8_colmajor(
     runs before the launch and costs O(1) host time per shape (kernels.validate); exactly one kernel
     launch per call. Speed: results/gpu/ and lesson 09.
     """
+    # everything the launch depends on but x and out; the kernel too (a benchmark variant or a
+    # test may swap it)
+    options = (silu_mul_fp8_colmajor_kernel, use_ue8m0, eps, index, block_m, groups_per_program,
+               num_warps, num_stages, unsafe_skip_launch_checks)
+    key = _PLANS.key(x, out, options)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS.put(key, _plan(x, out, *options))
+    elif out is not None:
+        validate.check_out(out, x, R.FP8)  # its overlap with x depends on this call's addresses
+    if check_finite is not False:
+        if validate.check_flag("check_finite", check_finite):
+            validate.check_finite(x, R.colmajor_y, "colmajor")
+    q, scales = plan.outputs(x, out)
+    if plan.grid is not None:
+        plan.launch(x, q, scales)
+    return q, scales
+
+
+_PLANS = plan_cache.Plans()
+
+
+def _plan(x, out, kernel, use_ue8m0, eps, index, block_m, groups_per_program, num_warps,
+          num_stages, unsafe_skip_launch_checks) -> plan_cache.Plan:
+    """Every check and decision of one (shape, configuration), made once: kernels.plan."""
     m, n = validate.check_input(x)
     validate.check_out(out, x, R.FP8)
     index = validate.check_index(index)
     use_ue8m0 = validate.check_flag("use_ue8m0", use_ue8m0)
-    check_finite = validate.check_flag("check_finite", check_finite)
     unsafe = validate.check_flag("unsafe_skip_launch_checks", unsafe_skip_launch_checks)
     eps = validate.check_eps(eps)
     tile = (validate.check_block_m(block_m) if block_m is not None else None, groups_per_program,
@@ -142,21 +167,16 @@ def silu_mul_fp8_colmajor(
         "colmajor_ue8m0" if use_ue8m0 else "colmajor", x.device, m, n, tile, upstream=index == "int32")
     g = n // 2 // R.GROUP
     gpp = validate.check_groups_per_program(groups_per_program, g, tile_gpp)
-    q = out if out is not None else torch.empty(m, n // 2, dtype=R.FP8, device=x.device)
-    scales = R.mn_major(m, g, torch.float32, x.device, zeros=False)  # the kernel writes all
-    if m == 0:  # defined: empty outputs, no launch (Triton skips an empty grid; nothing to do)
-        return q, scales
-    if check_finite:
-        validate.check_finite(x, R.colmajor_y, "colmajor")
-    if not unsafe:
+    # m == 0 is defined: empty outputs, no launch (Triton skips an empty grid; nothing to do)
+    if m and not unsafe:
         validate.check_launch("colmajor", m, n, index, 0, block_m, gpp)
-    grid = offsets.grid("colmajor", m, n, block_m, 0, gpp)
-    q_arg, software_fp8 = fp8.kernel_output(q)  # fp8 path for this GPU (kernels.fp8)
-    silu_mul_fp8_colmajor_kernel[grid](
-        x_ptr=x, q_ptr=q_arg, s_ptr=scales,
-        **kernel_args(m, n, eps=eps, index=index, block_m=block_m, groups=gpp, use_ue8m0=use_ue8m0),
-        SOFTWARE_FP8=software_fp8, num_warps=num_warps, num_stages=num_stages)
-    return q, scales
+    return plan_cache.Plan(
+        kernel,
+        offsets.grid("colmajor", m, n, block_m, 0, gpp) if m else None,
+        kernel_args(m, n, eps=eps, index=index, block_m=block_m, groups=gpp, use_ue8m0=use_ue8m0),
+        dict(num_warps=num_warps, num_stages=num_stages),
+        m=m, q_shape=(m, n // 2), s_cols=g, s_dtype=torch.float32,
+        software_fp8=fp8.uses_software(x.device))  # fp8 path for this GPU (kernels.fp8)
 
 
 def kernel_args(m: int, n: int, *, eps: float, index: str, block_m: int, groups: int,

@@ -132,5 +132,9 @@ def kernel_output(q: torch.Tensor, want: str | None = None) -> tuple[torch.Tenso
     launcher keyword. The software path stores bytes, so it gets q viewed as uint8 (the pointer type
     must not name fp8e4nv where Triton refuses it); the hardware path gets q itself.
     """
-    path, _ = choose(capability_of(q.device), want)
-    return (q.view(torch.uint8), True) if path == "software" else (q, False)
+    return (q.view(torch.uint8), True) if uses_software(q.device, want) else (q, False)
+
+
+def uses_software(device: torch.device, want: str | None = None) -> bool:
+    """Whether kernels on `device` store fp8 through the software encoder (SOFTWARE_FP8=True)."""
+    return choose(capability_of(device), want)[0] == "software"

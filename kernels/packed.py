@@ -18,6 +18,7 @@ import triton
 import triton.language as tl
 
 from . import fp8, offsets, tiles, validate
+from . import plan as plan_cache
 from . import reference as R
 
 # Compile-time constants of the kernel body, from their one source (kernels.reference): a Triton
@@ -119,11 +120,35 @@ def silu_mul_fp8_packed(
     runs before the launch and costs O(1) host time per shape (kernels.validate); exactly one kernel
     launch per call. Speed: results/gpu/ and lesson 09.
     """
+    # everything the launch depends on but x and out; the kernel too (a benchmark variant or a
+    # test may swap it)
+    options = (silu_mul_fp8_packed_kernel, index, rows_axis, block_m, num_warps, num_stages,
+               unsafe_skip_launch_checks)
+    key = _PLANS.key(x, out, options)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS.put(key, _plan(x, out, *options))
+    elif out is not None:
+        validate.check_out(out, x, R.FP8)  # its overlap with x depends on this call's addresses
+    if check_finite is not False:
+        if validate.check_flag("check_finite", check_finite):
+            validate.check_finite(x, R.packed_y, "packed")
+    q, scales = plan.outputs(x, out)
+    if plan.grid is not None:
+        plan.launch(x, q, scales)
+    return q, scales
+
+
+_PLANS = plan_cache.Plans()
+
+
+def _plan(x, out, kernel, index, rows_axis, block_m, num_warps, num_stages,
+          unsafe_skip_launch_checks) -> plan_cache.Plan:
+    """Every check and decision of one (shape, configuration), made once: kernels.plan."""
     m, n = validate.check_input(x)
     validate.check_out(out, x, R.FP8)
     index = validate.check_index(index)
     rows_axis = validate.check_rows_axis(rows_axis)
-    check_finite = validate.check_flag("check_finite", check_finite)
     unsafe = validate.check_flag("unsafe_skip_launch_checks", unsafe_skip_launch_checks)
     tile = (validate.check_block_m(block_m) if block_m is not None else None,
             validate.check_num_warps(num_warps) if num_warps is not None else None,
@@ -131,22 +156,16 @@ def silu_mul_fp8_packed(
     block_m, num_warps, num_stages = tiles.fill("packed", x.device, m, n, tile,
                                                 upstream=index == "int32" or rows_axis == 1)
     g = n // 2 // R.GROUP
-    words = triton.cdiv(g, offsets.GROUPS_PER_WORD)
-    q = out if out is not None else torch.empty(m, n // 2, dtype=R.FP8, device=x.device)
-    scales = R.mn_major(m, words, torch.int32, x.device, zeros=False)  # the kernel writes all
-    if m == 0:  # defined: empty outputs, no launch
-        return q, scales
-    if check_finite:
-        validate.check_finite(x, R.packed_y, "packed")
-    if not unsafe:
+    # m == 0 is defined: empty outputs, no launch
+    if m and not unsafe:
         validate.check_launch("packed", m, n, index, rows_axis, block_m)
-    grid = offsets.grid("packed", m, n, block_m, rows_axis)
-    q_arg, software_fp8 = fp8.kernel_output(q)  # fp8 path for this GPU (kernels.fp8)
-    silu_mul_fp8_packed_kernel[grid](
-        x_ptr=x, q_ptr=q_arg, s_ptr=scales,
-        **kernel_args(m, n, index=index, rows_axis=rows_axis, block_m=block_m),
-        SOFTWARE_FP8=software_fp8, num_warps=num_warps, num_stages=num_stages)
-    return q, scales
+    return plan_cache.Plan(
+        kernel,
+        offsets.grid("packed", m, n, block_m, rows_axis) if m else None,
+        kernel_args(m, n, index=index, rows_axis=rows_axis, block_m=block_m),
+        dict(num_warps=num_warps, num_stages=num_stages),
+        m=m, q_shape=(m, n // 2), s_cols=triton.cdiv(g, offsets.GROUPS_PER_WORD),
+        s_dtype=torch.int32, software_fp8=fp8.uses_software(x.device))  # fp8 path (kernels.fp8)
 
 
 def kernel_args(m: int, n: int, *, index: str, rows_axis: int, block_m: int) -> dict:

@@ -66,8 +66,8 @@ def mn_major(rows: int, cols: int, dtype: torch.dtype, device, *, zeros: bool = 
     of the buffer themselves, the padding rows with 0.
     """
     aligned = round_up(rows, 4)
-    buf = (torch.zeros if zeros else torch.empty)(cols, aligned, dtype=dtype, device=device)
-    return buf.t()[:rows]
+    buf = (torch.zeros if zeros else torch.empty)(cols, aligned, dtype=dtype, device=device).t()
+    return buf if aligned == rows else buf[:rows]  # a slice is a host op of its own: only if needed
 
 
 def scale_padding(scales: torch.Tensor) -> torch.Tensor:

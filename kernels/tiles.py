@@ -119,6 +119,8 @@ def use_table(path: str | os.PathLike | None) -> None:
     else:
         os.environ["KERNELS_TILES"] = str(path)
     tables.cache_clear()
+    from . import plan
+    plan.invalidate()  # launch plans hold resolved tiles
     _table_for.cache_clear()
     _resolve.cache_clear()
     _resolve_tuple.cache_clear()

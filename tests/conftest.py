@@ -110,8 +110,11 @@ def cpu_tier_env() -> dict:
 def fixed_tiles(monkeypatch):
     """Launchers resolve the fixed (CPU-tier) tile on every tier: for tests whose expectations are
     written for that tile (a GPU otherwise takes its recorded tile, kernels.tiles)."""
-    from kernels import tiles
+    from kernels import plan, tiles
     monkeypatch.setattr(tiles, "_resolve_tuple", lambda kernel, *a: tiles._cpu_tuple(kernel))
+    plan.invalidate()   # launch plans made before hold the resolved tiles
+    yield
+    plan.invalidate()
 
 
 def model_first_unsafe(kernel, n, index, rows_axis=0, block_m=8, gpp=1):

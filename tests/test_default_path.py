@@ -181,3 +181,100 @@ def test_reference_accepts_any_device_and_layout(ref):
     a = ref(x[::2])                      # a row-strided view: the references do not need contiguity
     b = ref(x[::2].contiguous())
     assert torch.equal(a[0].view(torch.uint8), b[0].view(torch.uint8)) and torch.equal(a[1], b[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# launch plans (kernels.plan): validation once per shape and configuration, never skipped for a
+# call that differs
+
+
+class PlanCount:
+    """Counts how often a launcher builds a plan (its full validation)."""
+
+    def __init__(self, monkeypatch, mod):
+        self.n, real = 0, mod._plan
+
+        def counting(*a, **k):
+            self.n += 1
+            return real(*a, **k)
+        monkeypatch.setattr(mod, "_plan", counting)
+
+
+@pytest.mark.parametrize("kind", ["colmajor", "packed"])
+def test_a_repeated_call_reuses_its_plan(monkeypatch, kind):
+    count = PlanCount(monkeypatch, colmajor_mod if kind == "colmajor" else packed_mod)
+    x1, x2 = make_x(24, 512, seed=1), make_x(24, 512, seed=2)
+    first = _call(kind, x1)
+    _call(kind, x2)
+    again = _call(kind, x1)
+    assert count.n == 1, "same shape and options: one plan"
+    assert torch.equal(first[0].view(torch.uint8), again[0].view(torch.uint8))
+    assert torch.equal(first[1], again[1]), "a planned call gives the first call's result"
+    _call(kind, make_x(25, 512, seed=1))
+    assert count.n == 2, "a new M is a new plan"
+    _call(kind, x1, index="int32")
+    assert count.n == 3, "a new option is a new plan"
+    _call(kind, x1, index="int32")
+    assert count.n == 3
+
+
+@pytest.mark.parametrize("kind", ["colmajor", "packed"])
+def test_a_cached_plan_never_lets_bad_input_through(kind):
+    x = make_x(16, 512, seed=3)
+    _call(kind, x)                                  # the default plan is cached now
+    flags = ["unsafe_skip_launch_checks", "check_finite"] + (["use_ue8m0"] if kind == "colmajor"
+                                                             else [])
+    for flag in flags:
+        _call(kind, x, **{flag: True})              # a plan with the flag set ...
+        with pytest.raises(KernelInputError, match=flag):
+            _call(kind, x, **{flag: 1})             # ... does not serve 1 (== True, not a bool)
+    with pytest.raises(KernelInputError, match="contiguous"):
+        _call(kind, make_x(16, 1024, seed=3)[:, :512])   # same shape, other strides
+    with pytest.raises(KernelInputError, match="torch.Tensor"):
+        _call(kind, x.tolist())                     # no key can be built: full validation
+    with pytest.raises(KernelInputError):
+        _call(kind, x, index=["int64"])             # unhashable option: full validation
+    if kind == "colmajor":
+        for bad in (float("nan"), -1.0):
+            with pytest.raises(KernelInputError, match="eps"):
+                _call(kind, x, eps=bad)
+    # `out`: a separate buffer makes a plan; a buffer with the same shape, strides and alignment
+    # that overlaps x must still be refused (the overlap depends on this call's addresses)
+    q = torch.empty(16, 256, dtype=torch.float8_e4m3fn, device=x.device)
+    _call(kind, x, out=q)
+    inside = x.view(torch.float8_e4m3fn).view(-1)[:16 * 256].view(16, 256)
+    assert inside.stride() == q.stride() and inside.data_ptr() % 16 == q.data_ptr() % 16
+    with pytest.raises(KernelInputError, match="overlaps"):
+        _call(kind, x, out=inside)
+
+
+def test_a_tile_table_change_replans(monkeypatch):
+    from kernels import tiles
+    count = PlanCount(monkeypatch, colmajor_mod)
+    x = make_x(8, 512, seed=4)
+    kernels.silu_mul_fp8_colmajor(x)
+    kernels.silu_mul_fp8_colmajor(x)
+    tiles.use_table(None)                           # a benchmark does this after its sweep
+    kernels.silu_mul_fp8_colmajor(x)
+    assert count.n == 2
+
+
+def test_the_fp8_path_override_is_part_of_the_plan(monkeypatch):
+    from kernels import fp8
+    x = make_x(8, 512, seed=5)
+    monkeypatch.delenv(fp8.ENV, raising=False)
+    kernels.silu_mul_fp8_colmajor(x)
+    monkeypatch.setenv(fp8.ENV, "nonsense")
+    with pytest.raises(fp8.Fp8PathError):           # read again, not served from the plan
+        kernels.silu_mul_fp8_colmajor(x)
+
+
+@pytest.mark.parametrize("kind", ["colmajor", "packed"])
+def test_an_empty_batch_plans_no_launch(monkeypatch, kind):
+    rec = Launches()
+    monkeypatch.setattr(colmajor_mod if kind == "colmajor" else packed_mod,
+                        f"silu_mul_fp8_{kind}_kernel", rec)
+    for _ in range(2):
+        q, s = _call(kind, make_x(0, 512))
+        assert q.shape == (0, 256) and s.shape[0] == 0
+    assert rec.grids == []

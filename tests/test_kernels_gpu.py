@@ -194,6 +194,30 @@ def test_default_call_does_not_synchronise(kind):
     assert torch.equal(qg.view(torch.uint8), q.view(torch.uint8)) and torch.equal(sg, s)
 
 
+@pytest.mark.parametrize("kind", ["colmajor", "packed"])
+def test_planned_launches_match_the_reference(kind):
+    """The first call launches through Triton's JIT, later ones through the plan's compiled-kernel
+    launcher (kernels.plan): both against the reference, on new data each time, and on an x whose
+    address is not 16-byte aligned (Triton specialises pointers on alignment: that is a new plan,
+    never the aligned kernel run on a misaligned pointer)."""
+    from kernels import colmajor, packed
+    fn = kernels.silu_mul_fp8_colmajor if kind == "colmajor" else kernels.silu_mul_fp8_packed
+    plans = (colmajor if kind == "colmajor" else packed)._PLANS
+    m, n = 1000, 3072
+    base = make_x(m * n + 8, 1, torch.bfloat16, seed=11, device="cuda").view(-1)
+    inputs = [make_x(m, n, torch.bfloat16, seed=s, device="cuda") for s in (12, 13)]
+    inputs.append(base[1:1 + m * n].view(m, n))          # 2 bytes past an aligned address
+    assert inputs[-1].data_ptr() % 16 == 2
+    before = len(plans)
+    for i, x in enumerate(inputs):
+        got = fn(x)
+        want = (kernels.silu_mul_fp8_colmajor_ref(x.cpu()) if kind == "colmajor"
+                else kernels.silu_mul_fp8_packed_ref(x.cpu()))
+        rep = compare(*got, *want, tier="gpu", envelope=R.gpu_envelope(x.cpu(), kind))
+        assert rep, f"call {i}: {rep}"
+    assert len(plans) == before + 2, "one plan for the aligned inputs, one for the misaligned"
+
+
 @pytest.mark.parametrize("eps", ["min", "max"])
 def test_eps_range_ends_match_the_reference(eps):
     from kernels.validate import EPS_MIN, FLT_MAX
