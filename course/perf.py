@@ -289,3 +289,26 @@ def tune_table(rows: list[dict], M: int, N: int, top: int = 3) -> str:
             lines.append(f"{kernel:<16} {t.get('block_m', '-'):>7} {per:>12} {t.get('num_warps', '-'):>5} "
                          f"{r['tbps']:>6.3f} {vs:>8}")
     return "\n".join(lines)
+
+
+def host_table(device: str = "h200") -> str:
+    """results/gpu/<device>/host_overhead.json as a table: the host time of each layer of a small
+    call, from a bare torch copy up to the course's default call (scripts/host_overhead.py)."""
+    from . import kit
+    rec = kit.recorded("host_overhead", device=device)
+    if not rec:
+        return "(no host_overhead.json recorded for this device)"
+    t = rec["tile"]
+    lines = [f"M = {rec['M']:,}, N = {rec['N']:,}, {rec['calls']:,} calls back to back; colmajor tile "
+             f"{t['block_m']} rows x {t['groups_per_program']} groups, {t['num_warps']} warps",
+             f"{'layer':<40} {'host µs per call':>17}"]
+    lines += [f"{k:<40} {v:>17.1f}" for k, v in rec["host_us_per_call"].items()]
+    return "\n".join(lines)
+
+
+def plot_sizes(device: str = "h200"):
+    """The recorded size sweep of a device as fractions of the copy (kernels.bench.sizes_figure)."""
+    from kernels.bench import sizes_figure
+    from . import kit
+    rec = kit.recorded("sizes", device=device)
+    return sizes_figure(rec) if rec else None

@@ -605,6 +605,35 @@ def stage_sizes(run: Run, ms=SIZES_M, ns=SIZES_N, resume: list[dict] | None = No
 # ---------------------------------------------------------------------------------------------
 # Plots (CPU is enough: they read the JSON)
 # ---------------------------------------------------------------------------------------------
+def sizes_figure(res: dict):
+    """The size sweep (a sizes.json record) as fractions of the copy: one panel per kernel, one
+    colour per N, one line style per mode; the red dotted line is issue 10's 0.90."""
+    import matplotlib.pyplot as plt
+    recs = [r for r in res["records"] if "vs_copy" in r]
+    kinds = ["colmajor", "colmajor_ue8m0", "packed"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    for ax, kernel in zip(axes, kinds):
+        colors = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+        for n, color in zip(sorted({r["N"] for r in recs}), colors):
+            for mode, style in (("call", "-"), ("kernel", "--"), ("loop", ":")):
+                pts = sorted((r["M"], r["vs_copy"]) for r in recs
+                             if r["name"] == kernel and r["N"] == n and r["mode"] == mode)
+                if pts:
+                    ax.plot(*zip(*pts), style, marker="o", ms=3, color=color,
+                            label=f"N={n:,} {mode}")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.axhline(0.9, color="red", lw=0.8, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("M (rows)")
+        ax.set_title(kernel, fontsize=10)
+    axes[0].set_ylabel("throughput / device copy's (same bytes, same mode)")
+    axes[-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{res.get('device', '?')}, {res.get('date', '')[:10]}: call = default call "
+                 "(do_bench), kernel = CUDA-graph replay, loop = back-to-back calls", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot(folder: str | os.PathLike) -> list[str]:
     import matplotlib
     matplotlib.use("Agg")
@@ -614,30 +643,7 @@ def plot(folder: str | os.PathLike) -> list[str]:
     made = []
     sizes = folder / "sizes.json"
     if sizes.exists():
-        res = json.loads(sizes.read_text())
-        recs = [r for r in res["records"] if "vs_copy" in r]
-        kinds = ["colmajor", "colmajor_ue8m0", "packed"]
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-        for ax, kernel in zip(axes, kinds):
-            colors = ("tab:blue", "tab:orange", "tab:green", "tab:red")
-            for n, color in zip(sorted({r["N"] for r in recs}), colors):
-                for mode, style in (("call", "-"), ("kernel", "--"), ("loop", ":")):
-                    pts = sorted((r["M"], r["vs_copy"]) for r in recs
-                                 if r["name"] == kernel and r["N"] == n and r["mode"] == mode)
-                    if pts:
-                        ax.plot(*zip(*pts), style, marker="o", ms=3, color=color,
-                                label=f"N={n:,} {mode}")
-            ax.axhline(1.0, color="grey", lw=0.8)
-            ax.axhline(0.9, color="red", lw=0.8, ls=":")
-            ax.set_xscale("log", base=2)
-            ax.set_xlabel("M (rows)")
-            ax.set_title(kernel, fontsize=10)
-        axes[0].set_ylabel("throughput / device copy's (same bytes, same mode)")
-        axes[-1].legend(fontsize=7, loc="lower right")
-        fig.suptitle(f"{res.get('device', '?')}, {res.get('date', '')[:10]}: call = default call "
-                     "(do_bench), kernel = CUDA-graph replay, loop = back-to-back calls",
-                     fontsize=9)
-        fig.tight_layout()
+        fig = sizes_figure(json.loads(sizes.read_text()))
         fig.savefig(folder / "sizes.png", dpi=110)
         plt.close(fig)
         made.append(str(folder / "sizes.png"))
