@@ -27,6 +27,7 @@ import json
 import os
 import re
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -110,6 +111,7 @@ def main() -> int:
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
     res = {"device": torch.cuda.get_device_name(0) if DEVICE == "cuda" else "cpu (interpreter)",
+           "date": time.strftime("%Y-%m-%d"), "command": f"python scripts/gpu_ue8m0_probe.py {outdir}",
            "torch": torch.__version__, "triton": triton.__version__, "sets": {}}
     compiled = None
     for name, s in values().items():
