@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
 from kernels.reference import round_up
 
@@ -44,3 +45,26 @@ def plot_scale_layouts(m: int = 6, g: int = 3):
                  fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# DeepGEMM's own Python quantizer, per_token_cast_to_fp8 (deep_gemm/utils/math.py @ 54e2261, lines
+# 34-37, with ceil_to_ue8m0 of lines 13-16): its arithmetic, restated here to compare bit by bit.
+DEEPGEMM_AMAX_FLOOR = 1e-4
+
+
+def deepgemm_cast(y, use_ue8m0: bool = False):
+    """(fp8 codes, scales) as DeepGEMM's per_token_cast_to_fp8 computes them for y [M, G, 128] fp32.
+
+    amax floored at 1e-4 (the course's kernels: 1e-10); sf = amax / 448, a division (the course's
+    colmajor kernel multiplies by the fp32 reciprocal of 448); with use_ue8m0 the exact power of two
+    at or above sf (exponent field + 1 if the mantissa is non-zero, field clamped to [1, 254]); then
+    q = fp8(y * (1 / sf)): a rounded reciprocal, then a rounded product (the course divides), and no
+    clamp before the cast.
+    """
+    amax = y.abs().amax(dim=-1).clamp(DEEPGEMM_AMAX_FLOOR)
+    sf = amax / 448.0
+    if use_ue8m0:
+        b = sf.contiguous().view(torch.int32)
+        field = ((b >> 23) & 0xFF) + ((b & 0x7FFFFF) != 0).to(torch.int32)
+        sf = (field.clamp(1, 254) << 23).view(torch.float32)
+    return (y * (1.0 / sf[..., None])).to(torch.float8_e4m3fn), sf

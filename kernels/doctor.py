@@ -64,12 +64,31 @@ def _input_dtype(arch: int) -> tuple[torch.dtype, str]:
                             "with bf16 input there (Triton converts bf16 with integer code)")
 
 
+def cpu_fp8(path: str, why: str) -> tuple[str, str]:
+    """(label, why) of the fp32->fp8 conversion on the CPU tier, named for what runs there.
+
+    kernels.fp8 calls Triton's own cast "hardware" because that is what it compiles to on a GPU
+    (cvt.rn.satfinite, sm_89+); in the interpreter no fp8 hardware is involved: the cast is numpy
+    code, and only kernels/interp.py makes it round like the GPU (unless KERNELS_RAW_INTERPRETER=1).
+    """
+    if path == "software":
+        return "software: the integer encoder (kernels/fp8.py), run by the interpreter", why
+    if tier.CORRECTED:
+        return ("interpreter: Triton's cast, corrected to round like the GPU (kernels/interp.py)",
+                "CPU tier, no GPU: the interpreter's own fp32->fp8 cast rounds some values wrongly "
+                "(lesson 03), so kernels/interp.py converts through PyTorch instead, round to nearest "
+                "even with the GPU's saturation at +-448")
+    return ("interpreter: Triton's raw cast, NOT the GPU's rounding (KERNELS_RAW_INTERPRETER=1)",
+            "CPU tier with the correction off: ties, subnormals and values above 448 come out "
+            "differently from a GPU (lesson 03); unset KERNELS_RAW_INTERPRETER")
+
+
 def report() -> dict:
     import triton
     r = {"tier": tier.KIND, "summary": tier.describe(), "python": platform.python_version(),
          "torch": torch.__version__, "triton": triton.__version__}
     if tier.KIND == "cpu":
-        path, why = tier.fp8_path()
+        path, why = cpu_fp8(*tier.fp8_path())
         r.update(fp8_path=path, fp8_why=why, threads=tier.THREADS_NOTE,
                  raw_interpreter=tier.RAW_INTERPRETER, live_demo="needs a CUDA GPU: the lessons "
                  "show what an H100/H200 printed (results/gpu/)")

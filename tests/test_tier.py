@@ -173,7 +173,7 @@ def test_doctor_states_the_thread_setting_and_the_path():
     r = doctor.report()
     assert r["tier"] == "cpu" and torch.get_num_threads() == 1
     assert "set_num_threads(1)" in r["threads"]
-    assert r["fp8_path"] == "hardware" and "interp" in r["fp8_why"]
+    assert "interpreter" in r["fp8_path"] and "interp" in r["fp8_why"]
     assert "threads" in doctor.text(r)
 
 
