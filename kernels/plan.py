@@ -83,23 +83,27 @@ class Plans:
         one is valid, the other rejected); the fp8 path override and the tile tables' generation,
         which a process may change between calls."""
         try:
-            k = (x.shape, x.stride(), x.dtype, x.device, x.data_ptr() % 16 == 0,
-                 None if out is None else (out.shape, out.stride(), out.dtype, out.device,
-                                           out.data_ptr() % 16 == 0),
-                 tuple((type(v), v) for v in options), os.environ.get(fp8.ENV), _generation[0])
-            hash(k)
-            return k
+            return (x.shape, x.stride(), x.dtype, x.device, x.data_ptr() % 16 == 0,
+                    None if out is None else (out.shape, out.stride(), out.dtype, out.device,
+                                              out.data_ptr() % 16 == 0),
+                    options, tuple(map(type, options)), os.environ.get(fp8.ENV), _generation[0])
         except (AttributeError, TypeError):
             return None
 
     def get(self, key):
-        return None if key is None else self._plans.get(key)
+        try:
+            return None if key is None else self._plans.get(key)
+        except TypeError:   # an unhashable option: no plan, the full validation explains
+            return None
 
     def put(self, key, plan: Plan) -> Plan:
         if key is not None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            self._plans[key] = plan
+            try:
+                self._plans[key] = plan
+            except TypeError:
+                pass
         return plan
 
     def clear(self) -> None:
