@@ -299,7 +299,8 @@ def host_table(device: str = "h200") -> str:
     if not rec:
         return "(no host_overhead.json recorded for this device)"
     t = rec["tile"]
-    lines = [f"M = {rec['M']:,}, N = {rec['N']:,}, {rec['calls']:,} calls back to back; colmajor tile "
+    batch = f" in batches of {rec['batch']}" if rec.get("batch") else " back to back"
+    lines = [f"M = {rec['M']:,}, N = {rec['N']:,}, {rec['calls']:,} calls{batch}; colmajor tile "
              f"{t['block_m']} rows x {t['groups_per_program']} groups, {t['num_warps']} warps",
              f"{'layer':<40} {'host µs per call':>17}"]
     lines += [f"{k:<40} {v:>17.1f}" for k, v in rec["host_us_per_call"].items()]
