@@ -40,6 +40,9 @@ def _validate(state, p: Path) -> dict:
         return ProgressError(f"the progress file {p} {what}. {_way_out(p)}")
     if not isinstance(state, dict):
         raise bad(f"holds a JSON {type(state).__name__}, not an object")
+    unknown = sorted(set(state) - {"exercises", "hints"})
+    if unknown:   # e.g. {"passed": "yes"}: nothing the course reads, so say so instead of ignoring it
+        raise bad(f"has keys the course does not know: {', '.join(map(repr, unknown))}")
     exercises = state.setdefault("exercises", {})
     hints = state.setdefault("hints", {})
     if not isinstance(exercises, dict) or not isinstance(hints, dict):

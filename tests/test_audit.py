@@ -122,6 +122,8 @@ def test_json_and_text_output_and_exit_codes(tmp_path, capsys):
     (["--bound", "M=4//0"], "division by zero"),
     (["--vary", "M:0"], "step must be at least 1"),
     (["--kernel", "nope"], "no @triton.jit function named nope"),
+    (["--const", "BLOK=8"], "--const BLOK: no audited kernel has a parameter or uses a name 'BLOK'"),
+    (["--bound", "M=100", "--vary", "MM"], "--vary MM: neither a --bound nor a parameter"),
 ])
 def test_bad_arguments_get_a_clear_error(argv, message, tmp_path, capsys):
     p = tmp_path / "k.py"

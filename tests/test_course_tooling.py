@@ -123,7 +123,8 @@ def test_a_permission_error_while_writing_is_a_message(root, monkeypatch, capsys
 BROKEN = {"list": "[]", "null": "null", "number": "42", "exercises-list": '{"exercises": []}',
           "bogus-status": '{"exercises": {"precheck": {"status": "maybe"}}}',
           "hint-string": '{"hints": {"precheck": "two"}}', "entry-string": '{"exercises": {"precheck": "ok"}}',
-          "conflict": '<<<<<<< HEAD\n{"exercises": {}}\n=======\n{}\n>>>>>>> b\n'}
+          "conflict": '<<<<<<< HEAD\n{"exercises": {}}\n=======\n{}\n>>>>>>> b\n',
+          "unknown-key": '{"passed": "yes"}'}
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 
+from .consts import dotted
 from .core import (BoundsError, Launch, Skipped, analyze_module, build_registry, helper_names,
                    iter_python_files, load_file)
 
@@ -162,6 +163,7 @@ def run(args) -> tuple[dict, int]:
         if missing:
             raise BoundsError(f"--kernel: no @triton.jit function named {', '.join(sorted(missing))} "
                               f"in the given paths")
+    _check_names(cli, modules, only)
     findings = [f for k in kernels for f in k.findings]
     counts = {v: sum(f.verdict == v for f in findings) for v in ("wraps", "safe", "unknown")}
     counts["not_analysed"] = sum(1 for k in kernels if k.error)
@@ -174,6 +176,25 @@ def run(args) -> tuple[dict, int]:
     }
     failed = counts["wraps"] > 0 or (args.strict and (counts["unknown"] > 0 or counts["not_analysed"] > 0))
     return report, (1 if failed else 0), findings, kernels
+
+
+def _check_names(cli: Launch, modules, only) -> None:
+    """--const and --vary must name a parameter of an audited kernel (or, for --vary, a --bound): a
+    misspelt name would otherwise be ignored and the audit would answer another question."""
+    fns = [f for m in modules for f in m.jit if not only or f.name in only]
+    params = {a.arg for f in fns for a in f.args.posonlyargs + f.args.args + f.args.kwonlyargs}
+    if not fns:
+        return
+    used = params | {n.id for f in fns for n in ast.walk(f) if isinstance(n, ast.Name)}
+    used |= {d for f in fns for n in ast.walk(f) if isinstance(n, ast.Attribute)
+             for d in [dotted(n)] if d}
+    for name in cli.consts:
+        if name not in used:
+            raise BoundsError(f"--const {name}: no audited kernel has a parameter or uses a name "
+                              f"{name!r} (its parameters: {', '.join(sorted(params))})")
+    if cli.vary is not None and cli.vary[0] not in params | set(cli.bounds):
+        raise BoundsError(f"--vary {cli.vary[0]}: neither a --bound nor a parameter of an audited "
+                          f"kernel (its parameters: {', '.join(sorted(params))})")
 
 
 def main(argv=None) -> int:
