@@ -8,6 +8,7 @@ Runs on both tiers: identical on the CPU tier; inside kernels.reference.gpu_enve
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -284,3 +285,46 @@ def test_check_finite_judges_the_clamped_product(kind, dtype, big):
     # a limit that does not tame the product is still refused
     with pytest.raises(KernelInputError, match="overflows at row 3, output column 5"):
         launch(kind, x, clamp_limit=big, check_finite=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# compiled for real GPUs (no GPU needed): the clamp builds, and the default compiles it out
+
+COMPILE_CHILD = r"""
+import json
+from triton.backends.compiler import GPUTarget
+from kernels import compile as kc
+modes = [(k, m, fn, c) for k, m, fn, c in kc._modes() if m in ("int64 fp32-scales", "int64 rows-axis-0")]
+assert len(modes) == 2, modes
+out = {"failed": [], "uses": {}}
+for arch, dtypes in ((80, ("bf16",)), (90, ("bf16", "fp16")), (100, ("bf16",))):
+    software = arch < 89          # kernels.fp8: the integer encoder below sm_89
+    for kernel, mode, fn, mode_consts in modes:
+        for dtype in dtypes:
+            for has_clamp in (True, False) if arch == 90 and dtype == "bf16" else (True,):
+                values, ptrs, consts, options = kc._launch_args(kernel, dtype, software)
+                consts.update(mode_consts, SOFTWARE_FP8=software, HAS_CLAMP=has_clamp)
+                try:
+                    c = kc._compile(kc._source(fn, values, ptrs, consts), GPUTarget("cuda", arch, 32),
+                                    options)
+                except kc.CompileFailed as e:
+                    out["failed"].append(f"{kernel} sm_{arch} {dtype} HAS_CLAMP={has_clamp}: {e}")
+                    continue
+                if arch == 90 and dtype == "bf16":
+                    ttir = c.asm["ttir"]
+                    out["uses"][f"{kernel} {has_clamp}"] = ttir.count("%clamp_limit")
+print(json.dumps(out))
+"""
+
+
+def test_the_clamp_compiles_for_real_gpus_and_the_default_compiles_it_out():
+    from conftest import run_python
+    p = run_python(COMPILE_CHILD, env={"TRITON_INTERPRET": "0", "CUDA_VISIBLE_DEVICES": ""},
+                   timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert not out["failed"], out["failed"]
+    for kernel in ("colmajor", "packed"):
+        # the TTIR names the argument once in the signature; HAS_CLAMP=True also reads it
+        assert out["uses"][f"{kernel} False"] == 1, out["uses"]
+        assert out["uses"][f"{kernel} True"] > 1, out["uses"]
