@@ -237,7 +237,8 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 from kernels.colmajor import silu_mul_fp8_colmajor_kernel as k
 types = {"x_ptr": "*bf16", "q_ptr": "*fp8e4nv", "s_ptr": "*fp32", "eps": "fp32", "clamp_limit": "fp32"}
-const = {"BLOCK_M": 8, "GROUPS": 8, "USE_UE8M0": False, "INDEX_64": True, "SOFTWARE_FP8": False}
+const = {"BLOCK_M": 8, "GROUPS": 8, "USE_UE8M0": False, "INDEX_64": True, "SOFTWARE_FP8": False,
+         "HAS_CLAMP": False}
 sig, cst = {}, {}
 for p in k.params:
     if p.is_constexpr:

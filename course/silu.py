@@ -61,3 +61,32 @@ def compare_bf16(y: torch.Tensor, reference) -> tuple[bool, str]:
     for slack in (-1, 0, 1):
         inside |= y.view(torch.int16) == reference(slack).cpu().to(y.dtype).view(torch.int16)
     return bool(inside.all()), msg + f" [GPU rule: {int((~inside).sum()):,} outside the exp envelope]"
+
+
+def check_clamped(kind: str, x: torch.Tensor, clamp_limit: float):
+    """Launch one course kernel with clamp_limit and compare it with its reference by the rule of
+    this tier (kernels.compare: identical on the CPU tier, inside the GPU envelope on a GPU).
+    Returns ((q, scales), report)."""
+    import kernels
+    from kernels import reference as R
+    from kernels.compare import compare
+    xc = x.detach().cpu()
+    if kind == "colmajor":
+        got = kernels.silu_mul_fp8_colmajor(x, clamp_limit=clamp_limit)
+        want = R.silu_mul_fp8_colmajor_ref(xc, clamp_limit=clamp_limit)
+    else:
+        got = kernels.silu_mul_fp8_packed(x, clamp_limit=clamp_limit)
+        want = R.silu_mul_fp8_packed_ref(xc, clamp_limit=clamp_limit)
+    if tier.INTERPRETED:
+        return got, compare(*got, *want, tier="cpu")
+    env = R.gpu_envelope(xc, kind, clamp_limit=clamp_limit)
+    return got, compare(*got, *want, tier="gpu", envelope=env)
+
+
+def clamp_values(limit: float) -> list[tuple[str, float]]:
+    """Where each kernel clamps for `limit`: the fp32 value both receive, and the colmajor kernel's
+    narrowing of it to each input dtype (the packed kernel keeps the fp32 value)."""
+    l32 = torch.tensor(limit, dtype=torch.float32)
+    return [("fp32 (both kernels receive it; packed clamps here)", l32.item()),
+            ("bf16 (colmajor, bf16 input)", l32.to(torch.bfloat16).item()),
+            ("fp16 (colmajor, fp16 input)", l32.to(torch.float16).item())]

@@ -46,6 +46,8 @@ def silu_mul_fp8_colmajor_kernel(
     USE_UE8M0: tl.constexpr,  # round each scale up to a power of two
     INDEX_64: tl.constexpr,   # False = the bug as shipped (int32 offsets), True = the fix
     SOFTWARE_FP8: tl.constexpr = False,  # integer fp8 encoder, q_ptr a uint8 view (kernels.fp8)
+    clamp_limit=0.0,    # SwiGLU limit L (fp32, in [2**-126, FLT_MAX]), read only with HAS_CLAMP
+    HAS_CLAMP: tl.constexpr = False,  # gate <- min(gate, L), up <- clamp(up, -L, L); default: none
 ):
     BLOCK_N: tl.constexpr = GROUPS * GROUP
     # A 1-D grid of tiles, column programs fastest: programs that run together read neighbouring
@@ -70,6 +72,11 @@ def silu_mul_fp8_colmajor_kernel(
     # exact in fp32, so rounding it once equals a T multiply -- and the interpreter never sees bf16
     # arithmetic, which it gets wrong.
     t = x_ptr.dtype.element_ty
+    if HAS_CLAMP:
+        # the SwiGLU clamp as upstream's colmajor kernel does it (0.21+): in fp32, then narrowed
+        # back to T, so silu and the product see T values (a limit T cannot hold acts rounded to T)
+        g = tl.minimum(g, clamp_limit).to(t).to(tl.float32)
+        u = tl.clamp(u, -clamp_limit, clamp_limit).to(t).to(tl.float32)
     s = (g / (1.0 + tl.exp(-g))).to(t).to(tl.float32)
     y = tl.reshape((s * u).to(t).to(tl.float32), (BLOCK_M, GROUPS, GROUP))
 
@@ -99,6 +106,7 @@ def silu_mul_fp8_colmajor(
     *,
     use_ue8m0: bool = False,
     eps: float = R.COLMAJOR_EPS,
+    clamp_limit: float | None = None,
     out: torch.Tensor | None = None,
     index: Literal["int32", "int64"] = "int64",
     block_m: int | None = None,
@@ -119,6 +127,12 @@ def silu_mul_fp8_colmajor(
     for index="int32" a fixed tile; a tile's groups_per_program is reduced to the largest power of
     two that divides N/256.
     eps: floor of each group's absmax, in [kernels.validate.EPS_MIN, FLT_MAX] (see validate.check_eps).
+    clamp_limit: None (default: no clamp, compiled out) or the SwiGLU limit L, a number in
+    [2**-126, FLT_MAX] (validate.check_clamp_limit): gate = min(gate, L), up = clamp(up, -L, L),
+    in fp32 and then narrowed back to the input dtype T before silu and the product, as upstream's
+    colmajor kernel does from vLLM 0.21 (fp8_utils.py). A limit T cannot represent therefore acts
+    as its T rounding (7.01 clamps bf16 input at 7.0); the packed kernel keeps the clamped values in
+    fp32 instead (lesson 02).
     check_finite: False (default) launches without looking at x: no device->host sync, no extra
     pass. Non-finite input, or finite input whose silu(gate)*up overflows the input dtype, then
     leaves the codes and scales of the groups it touches undefined, as upstream's kernel (which has
@@ -131,8 +145,8 @@ def silu_mul_fp8_colmajor(
     """
     # everything the launch depends on but x and out; the kernel too (a benchmark variant or a
     # test may swap it)
-    options = (silu_mul_fp8_colmajor_kernel, use_ue8m0, eps, index, block_m, groups_per_program,
-               num_warps, num_stages, unsafe_skip_launch_checks)
+    options = (silu_mul_fp8_colmajor_kernel, use_ue8m0, eps, clamp_limit, index, block_m,
+               groups_per_program, num_warps, num_stages, unsafe_skip_launch_checks)
     key = _PLANS.key(x, out, options)
     plan = _PLANS.get(key)
     if plan is None:
@@ -141,7 +155,8 @@ def silu_mul_fp8_colmajor(
         validate.check_out(out, x, R.FP8)  # its overlap with x depends on this call's addresses
     if check_finite is not False:
         if validate.check_flag("check_finite", check_finite):
-            validate.check_finite(x, R.colmajor_y, "colmajor")
+            limit = validate.check_clamp_limit(clamp_limit)
+            validate.check_finite(x, lambda x, slack: R.colmajor_y(x, slack, limit), "colmajor")
     q, scales = plan.outputs(x, out)
     if plan.grid is not None:
         plan.launch(x, q, scales)
@@ -151,8 +166,8 @@ def silu_mul_fp8_colmajor(
 _PLANS = plan_cache.Plans()
 
 
-def _plan(x, out, kernel, use_ue8m0, eps, index, block_m, groups_per_program, num_warps,
-          num_stages, unsafe_skip_launch_checks) -> plan_cache.Plan:
+def _plan(x, out, kernel, use_ue8m0, eps, clamp_limit, index, block_m, groups_per_program,
+          num_warps, num_stages, unsafe_skip_launch_checks) -> plan_cache.Plan:
     """Every check and decision of one (shape, configuration), made once: kernels.plan."""
     m, n = validate.check_input(x)
     validate.check_out(out, x, R.FP8)
@@ -160,6 +175,7 @@ def _plan(x, out, kernel, use_ue8m0, eps, index, block_m, groups_per_program, nu
     use_ue8m0 = validate.check_flag("use_ue8m0", use_ue8m0)
     unsafe = validate.check_flag("unsafe_skip_launch_checks", unsafe_skip_launch_checks)
     eps = validate.check_eps(eps)
+    clamp_limit = validate.check_clamp_limit(clamp_limit)
     tile = (validate.check_block_m(block_m) if block_m is not None else None, groups_per_program,
             validate.check_num_warps(num_warps) if num_warps is not None else None,
             validate.check_num_stages(num_stages) if num_stages is not None else None)
@@ -173,17 +189,21 @@ def _plan(x, out, kernel, use_ue8m0, eps, index, block_m, groups_per_program, nu
     return plan_cache.Plan(
         kernel,
         offsets.grid("colmajor", m, n, block_m, 0, gpp) if m else None,
-        kernel_args(m, n, eps=eps, index=index, block_m=block_m, groups=gpp, use_ue8m0=use_ue8m0),
+        kernel_args(m, n, eps=eps, index=index, block_m=block_m, groups=gpp, use_ue8m0=use_ue8m0,
+                    clamp_limit=clamp_limit),
         dict(num_warps=num_warps, num_stages=num_stages),
         m=m, q_shape=(m, n // 2), s_cols=g, s_dtype=torch.float32,
         software_fp8=fp8.uses_software(x.device))  # fp8 path for this GPU (kernels.fp8)
 
 
 def kernel_args(m: int, n: int, *, eps: float, index: str, block_m: int, groups: int,
-                use_ue8m0: bool) -> dict:
+                use_ue8m0: bool, clamp_limit: float | None = None) -> dict:
     """The kernel's scalar and compile-time arguments for one launch (after validation).
 
-    One source: the launcher passes exactly these, and kernels.probe replays them."""
+    One source: the launcher passes exactly these, and kernels.probe replays them. clamp_limit None
+    compiles the clamp out (HAS_CLAMP=False; the 0.0 passed for it is never read)."""
     return dict(M=m, N=n, half=n // 2, s_stride=R.round_up(m, 4), eps=eps,
                 col_blocks=n // 2 // R.GROUP // groups, BLOCK_M=block_m, GROUPS=groups,
-                USE_UE8M0=use_ue8m0, INDEX_64=index == "int64")
+                USE_UE8M0=use_ue8m0, INDEX_64=index == "int64",
+                clamp_limit=0.0 if clamp_limit is None else clamp_limit,
+                HAS_CLAMP=clamp_limit is not None)

@@ -45,6 +45,8 @@ def silu_mul_fp8_packed_kernel(
     ROWS_ON_AXIS0: tl.constexpr,  # False = upstream 2-D grid (words, row blocks): axis 1 <= 65,535
     INDEX_64: tl.constexpr,     # False = the bug as shipped (int32 offsets), True = the fix
     SOFTWARE_FP8: tl.constexpr = False,  # integer fp8 encoder, q_ptr a uint8 view (kernels.fp8)
+    clamp_limit=0.0,    # SwiGLU limit L (fp32, in [2**-126, FLT_MAX]), read only with HAS_CLAMP
+    HAS_CLAMP: tl.constexpr = False,  # gate <- min(gate, L), up <- clamp(up, -L, L); default: none
 ):
     if ROWS_ON_AXIS0:
         # The fixed grid is 1-D (limit 2**31 - 1), words fastest so that programs running together
@@ -74,6 +76,10 @@ def silu_mul_fp8_packed_kernel(
         g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
         u = tl.load(x_ptr + offs + half, mask=mask, other=0.0).to(tl.float32)
         # Precision path: everything in fp32, then one rounding through bf16.
+        if HAS_CLAMP:
+            # the SwiGLU clamp as upstream's packed kernel does it (0.20+): in fp32, not narrowed
+            g = tl.minimum(g, clamp_limit)
+            u = tl.clamp(u, -clamp_limit, clamp_limit)
         y = (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
         scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / FP8_MAX, PACKED_EPS)
         e = tl.ceil(tl.log2(scale_raw))
@@ -92,6 +98,7 @@ def silu_mul_fp8_packed(
     x: torch.Tensor,
     *,
     out: torch.Tensor | None = None,
+    clamp_limit: float | None = None,
     index: Literal["int32", "int64"] = "int64",
     rows_axis: Literal[0, 1] = 0,
     block_m: int | None = None,
@@ -102,6 +109,11 @@ def silu_mul_fp8_packed(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, packed [M, ceil(N/1024)] int32, strides (1, round_up(M,4))).
 
+    clamp_limit: None (default: no clamp, compiled out) or the SwiGLU limit L, a number in
+    [2**-126, FLT_MAX] (validate.check_clamp_limit): gate = min(gate, L), up = clamp(up, -L, L),
+    in fp32 and kept in fp32, as upstream's packed kernel does from vLLM 0.20 (fp8_utils.py). The
+    colmajor kernel narrows the clamped values back to the input dtype, so for a limit the input
+    dtype cannot represent the two kernels clamp at different values (lesson 02).
     index: "int64" (the fix, default) or "int32" (the bug as shipped).
     rows_axis: 0 (the fix, default: a 1-D grid of row-block x word tiles on axis 0, limit 2**31 - 1)
     or 1 (upstream: grid (words, row blocks), and CUDA caps axis 1 at 65,535 -> the launch fails
@@ -122,8 +134,8 @@ def silu_mul_fp8_packed(
     """
     # everything the launch depends on but x and out; the kernel too (a benchmark variant or a
     # test may swap it)
-    options = (silu_mul_fp8_packed_kernel, index, rows_axis, block_m, num_warps, num_stages,
-               unsafe_skip_launch_checks)
+    options = (silu_mul_fp8_packed_kernel, clamp_limit, index, rows_axis, block_m, num_warps,
+               num_stages, unsafe_skip_launch_checks)
     key = _PLANS.key(x, out, options)
     plan = _PLANS.get(key)
     if plan is None:
@@ -132,7 +144,8 @@ def silu_mul_fp8_packed(
         validate.check_out(out, x, R.FP8)  # its overlap with x depends on this call's addresses
     if check_finite is not False:
         if validate.check_flag("check_finite", check_finite):
-            validate.check_finite(x, R.packed_y, "packed")
+            limit = validate.check_clamp_limit(clamp_limit)
+            validate.check_finite(x, lambda x, slack: R.packed_y(x, slack, limit), "packed")
     q, scales = plan.outputs(x, out)
     if plan.grid is not None:
         plan.launch(x, q, scales)
@@ -142,13 +155,14 @@ def silu_mul_fp8_packed(
 _PLANS = plan_cache.Plans()
 
 
-def _plan(x, out, kernel, index, rows_axis, block_m, num_warps, num_stages,
+def _plan(x, out, kernel, clamp_limit, index, rows_axis, block_m, num_warps, num_stages,
           unsafe_skip_launch_checks) -> plan_cache.Plan:
     """Every check and decision of one (shape, configuration), made once: kernels.plan."""
     m, n = validate.check_input(x)
     validate.check_out(out, x, R.FP8)
     index = validate.check_index(index)
     rows_axis = validate.check_rows_axis(rows_axis)
+    clamp_limit = validate.check_clamp_limit(clamp_limit)
     unsafe = validate.check_flag("unsafe_skip_launch_checks", unsafe_skip_launch_checks)
     tile = (validate.check_block_m(block_m) if block_m is not None else None,
             validate.check_num_warps(num_warps) if num_warps is not None else None,
@@ -162,17 +176,22 @@ def _plan(x, out, kernel, index, rows_axis, block_m, num_warps, num_stages,
     return plan_cache.Plan(
         kernel,
         offsets.grid("packed", m, n, block_m, rows_axis) if m else None,
-        kernel_args(m, n, index=index, rows_axis=rows_axis, block_m=block_m),
+        kernel_args(m, n, index=index, rows_axis=rows_axis, block_m=block_m,
+                    clamp_limit=clamp_limit),
         dict(num_warps=num_warps, num_stages=num_stages),
         m=m, q_shape=(m, n // 2), s_cols=triton.cdiv(g, offsets.GROUPS_PER_WORD),
         s_dtype=torch.int32, software_fp8=fp8.uses_software(x.device))  # fp8 path (kernels.fp8)
 
 
-def kernel_args(m: int, n: int, *, index: str, rows_axis: int, block_m: int) -> dict:
+def kernel_args(m: int, n: int, *, index: str, rows_axis: int, block_m: int,
+                clamp_limit: float | None = None) -> dict:
     """The kernel's scalar and compile-time arguments for one launch (after validation).
 
-    One source: the launcher passes exactly these, and kernels.probe replays them."""
+    One source: the launcher passes exactly these, and kernels.probe replays them. clamp_limit None
+    compiles the clamp out (HAS_CLAMP=False; the 0.0 passed for it is never read)."""
     g = n // 2 // R.GROUP
     return dict(M=m, N=n, half=n // 2, num_groups=g, s_stride=R.round_up(m, 4),
                 words=triton.cdiv(g, offsets.GROUPS_PER_WORD), BLOCK_M=block_m,
-                ROWS_ON_AXIS0=rows_axis == 0, INDEX_64=index == "int64")
+                ROWS_ON_AXIS0=rows_axis == 0, INDEX_64=index == "int64",
+                clamp_limit=0.0 if clamp_limit is None else clamp_limit,
+                HAS_CLAMP=clamp_limit is not None)

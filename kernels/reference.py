@@ -5,6 +5,7 @@ fp8 e4m3fn with one scale per (row, group); ``x ~= q * scale``. They differ in w
 (this is the *precision path*; it decides bits, so it is fixed here once):
 
 colmajor (vLLM's Hopper path), T = input dtype (bf16 or fp16)
+    0. optional SwiGLU clamp L: g = min(g, L), u = clamp(u, -L, L) in fp32, **rounded to T**
     1. g, u loaded in T; silu(g) = g / (1 + exp(-g)) in fp32, **rounded to T**
     2. y = silu * u **rounded to T** (a T x T product is exact in fp32, so one rounding = a T multiply)
     3. amax = max(max |y| over the group, eps)           eps floors the *amax* (runtime, 1e-10)
@@ -14,6 +15,7 @@ colmajor (vLLM's Hopper path), T = input dtype (bf16 or fp16)
     scales: float32 [M, G], G = N/256, strides (1, round_up(M, 4)) -- MN-major, TMA-aligned
 
 packed (vLLM's Blackwell/UE8M0 path)
+    0. optional SwiGLU clamp L: g = min(g, L), u = clamp(u, -L, L) in fp32, **kept in fp32**
     1. y = silu(g) * u entirely in fp32, then **rounded once to bf16** (also for fp16 input)
     2. scale_raw = max(amax / 448, 1e-10)                 eps floors the *scale*, after a division
     3. e = ceil(log2(scale_raw)), scale = 2**e            always a power of two
@@ -27,6 +29,11 @@ Non-finite values: NaN/Inf input, or finite input whose silu(gate) * up overflow
 path (fp16 beyond 65,504; fp32/bf16 beyond ~3.4e38), make the group's absmax inf/NaN and its codes
 NaN -- in the references and in the kernels alike, as in upstream's kernels. The launchers reject
 both only when asked (check_finite=True; see kernels.validate.check_finite).
+
+The clamp (clamp_limit, None = none) is upstream's: packed since vLLM 0.20, colmajor since 0.21
+(fp8_utils.py). L is the fp32 value the kernels receive (kernels.validate.check_clamp_limit). Because
+colmajor narrows the clamped values to T and packed does not, a limit T cannot represent acts as
+its T rounding in colmajor only (7.01 as 7.0 in bf16, as 7.01171875 in fp16; lesson 02).
 
 The references check their arguments like the launchers (kernels.validate), on any device and
 layout.
@@ -106,18 +113,30 @@ def _quantize(y: torch.Tensor, scale: torch.Tensor, div_slack: int = 0) -> torch
     return v.clamp(-FP8_MAX, FP8_MAX).to(FP8)
 
 
-def colmajor_y(x: torch.Tensor, exp_slack: int = 0) -> torch.Tensor:
-    """Step 1-2 of the colmajor path: y [M, N/2] in fp32, holding T-representable values."""
+def _clamped(x: torch.Tensor, clamp_limit: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 0 of both paths: (gate, up) in fp32, clamped when clamp_limit is not None."""
     h = x.shape[1] // 2
+    g, u = x[:, :h].float(), x[:, h:].float()
+    limit = validate.check_clamp_limit(clamp_limit)
+    if limit is not None:
+        g, u = g.clamp(max=limit), u.clamp(-limit, limit)
+    return g, u
+
+
+def colmajor_y(x: torch.Tensor, exp_slack: int = 0, clamp_limit: float | None = None) -> torch.Tensor:
+    """Steps 0-2 of the colmajor path: y [M, N/2] in fp32, holding T-representable values."""
     t = x.dtype
-    s = silu_fp32(x[:, :h].float(), exp_slack).to(t)
-    return (s.float() * x[:, h:].float()).to(t).float()
+    g, u = _clamped(x, clamp_limit)
+    if clamp_limit is not None:
+        g, u = g.to(t).float(), u.to(t).float()    # the clamped values narrowed back to T
+    s = silu_fp32(g, exp_slack).to(t)
+    return (s.float() * u).to(t).float()
 
 
-def packed_y(x: torch.Tensor, exp_slack: int = 0) -> torch.Tensor:
-    """Step 1 of the packed path: y [M, N/2] in fp32, holding bf16-representable values."""
-    h = x.shape[1] // 2
-    return (silu_fp32(x[:, :h].float(), exp_slack) * x[:, h:].float()).to(torch.bfloat16).float()
+def packed_y(x: torch.Tensor, exp_slack: int = 0, clamp_limit: float | None = None) -> torch.Tensor:
+    """Steps 0-1 of the packed path: y [M, N/2] in fp32, holding bf16-representable values."""
+    g, u = _clamped(x, clamp_limit)                  # the clamped values stay in fp32
+    return (silu_fp32(g, exp_slack) * u).to(torch.bfloat16).float()
 
 
 def ue8m0(scale: torch.Tensor) -> torch.Tensor:
@@ -126,14 +145,14 @@ def ue8m0(scale: torch.Tensor) -> torch.Tensor:
 
 
 def silu_mul_fp8_colmajor_ref(x: torch.Tensor, use_ue8m0: bool = False, eps: float = COLMAJOR_EPS,
-                              _slack: tuple[int, int] = (0, 0)):
+                              _slack: tuple[int, int] = (0, 0), *, clamp_limit: float | None = None):
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, scales [M, N/256] fp32, strides (1, round_up(M,4))).
 
     Arguments are checked as the launcher checks them (kernels.validate), on any device."""
     m, n = validate.check_input(x, device=None)
     use_ue8m0 = validate.check_flag("use_ue8m0", use_ue8m0)
     eps = validate.check_eps(eps)
-    y = colmajor_y(x, _slack[0]).view(m, n // 2 // GROUP, GROUP)
+    y = colmajor_y(x, _slack[0], clamp_limit).view(m, n // 2 // GROUP, GROUP)
     amax = y.abs().amax(dim=-1).clamp_min(eps)
     scale = amax * (1.0 / FP8_MAX)
     if use_ue8m0:
@@ -170,13 +189,14 @@ def decode_ue8m0(packed: torch.Tensor, groups: int) -> torch.Tensor:
     return torch.exp2(unpack_exponents(packed, groups).float() - 127.0)
 
 
-def silu_mul_fp8_packed_ref(x: torch.Tensor, _slack: tuple[int, int] = (0, 0)):
+def silu_mul_fp8_packed_ref(x: torch.Tensor, _slack: tuple[int, int] = (0, 0), *,
+                            clamp_limit: float | None = None):
     """x [M, N] bf16/fp16 -> (q [M, N/2] fp8 e4m3fn, packed [M, ceil(N/1024)] int32, strides (1, round_up(M,4))).
 
     Arguments are checked as the launcher checks them (kernels.validate), on any device."""
     m, n = validate.check_input(x, device=None)
     g = n // 2 // GROUP
-    y = packed_y(x, _slack[0]).view(m, g, GROUP)
+    y = packed_y(x, _slack[0], clamp_limit).view(m, g, GROUP)
     scale_raw = y.abs().amax(dim=-1) / FP8_MAX
     if _slack[1]:
         scale_raw = scale_raw * (1.0 + _slack[1] * DIV_SLACK)
@@ -187,9 +207,11 @@ def silu_mul_fp8_packed_ref(x: torch.Tensor, _slack: tuple[int, int] = (0, 0)):
     return q, packed
 
 
-def gpu_envelope(x: torch.Tensor, kernel: str, use_ue8m0: bool = False, eps: float = COLMAJOR_EPS):
+def gpu_envelope(x: torch.Tensor, kernel: str, use_ue8m0: bool = False, eps: float = COLMAJOR_EPS,
+                 *, clamp_limit: float | None = None):
     """Every result the GPU kernel may legitimately give: the reference evaluated with exp and the
     divisions moved to each end of the GPU's error bounds (3 x 3 variants, list of (q, scales)).
+    The clamp itself is exact (fp32 min/max, then a round-to-nearest-even cast): no slack.
 
     A GPU code or scale outside the envelope cannot be blamed on approximate math: it is a bug.
     """
@@ -197,7 +219,9 @@ def gpu_envelope(x: torch.Tensor, kernel: str, use_ue8m0: bool = False, eps: flo
     for s_exp in (-1, 0, 1):
         for s_div in (-1, 0, 1):
             if kernel == "colmajor":
-                variants.append(silu_mul_fp8_colmajor_ref(x, use_ue8m0, eps, _slack=(s_exp, s_div)))
+                variants.append(silu_mul_fp8_colmajor_ref(x, use_ue8m0, eps, _slack=(s_exp, s_div),
+                                                          clamp_limit=clamp_limit))
             else:
-                variants.append(silu_mul_fp8_packed_ref(x, _slack=(s_exp, s_div)))
+                variants.append(silu_mul_fp8_packed_ref(x, _slack=(s_exp, s_div),
+                                                        clamp_limit=clamp_limit))
     return variants

@@ -9,7 +9,8 @@ are normalised to ``int``. Flags must be ``bool``. Ranges:
 * num_warps: a power of two in [1, 32] (a CUDA block holds at most 1,024 threads = 32 warps);
 * groups_per_program (colmajor): a power of two that divides N/256 (the kernel has no column mask),
   at most 64; ``None`` picks the largest power of two <= the default that divides N/256;
-* eps (colmajor): a real number in [EPS_MIN, FLT_MAX], see check_eps.
+* eps (colmajor): a real number in [EPS_MIN, FLT_MAX], see check_eps;
+* clamp_limit (both): None or a real number in [FLT_MIN, FLT_MAX], see check_clamp_limit.
 
 None of these checks touches x's data; check_finite (opt-in) is the only one that reads it.
 check_launch is O(1) per call: closed-form expressions, cached per (kernel, shape, configuration).
@@ -154,6 +155,43 @@ def check_eps(eps) -> float:
             f"{FLT_MAX:.4g}], got {eps!r}: below, an all-zero group's scale eps/448 is a subnormal "
             "fp32 number, which GPU arithmetic may flush to 0; above, it is not an fp32 number")
     return v
+
+
+# The SwiGLU limit L reaches the kernels as an fp32 argument (Triton passes a Python float as fp32)
+# and bounds gate from above and up on both sides. It must be a normal positive fp32 number:
+# * not <= 0: clamp(up, -L, L) needs -L <= L (tl.clamp leaves min > max undefined), and L = 0
+#   would zero every product -- a configuration error, not a clamp;
+# * not below FLT_MIN = 2**-126: the kernel's fp32 copy of L would be subnormal or 0, which GPU
+#   fp32 arithmetic may flush to 0 (see EPS_MIN: measured on an H200 for eps);
+# * not +inf (nor above FLT_MAX, which fp32 rounds to inf): "no clamp" is clamp_limit=None, which
+#   compiles the clamp out (HAS_CLAMP=False); an infinite L would launch a second kernel that does
+#   the same work plus two fp32 min/max per element, and hide a limit that overflowed fp32.
+FLT_MIN = 2.0**-126
+
+
+def check_clamp_limit(clamp_limit) -> float | None:
+    """None (no clamp) or the limit as the fp32 value the kernel receives, as a Python float."""
+    if clamp_limit is None:
+        return None
+    if isinstance(clamp_limit, (bool, np.bool_)) or not isinstance(
+            clamp_limit, (int, float, np.floating, np.integer)):
+        raise KernelInputError(f"clamp_limit must be None or a real number, got "
+                               f"{type(clamp_limit).__name__} {clamp_limit!r}")
+    try:
+        v = float(clamp_limit)
+    except OverflowError:      # an int beyond any float (10**400)
+        v = math.inf
+    with np.errstate(over="ignore"):
+        v32 = float(np.float32(v))   # what the kernel receives (inf beyond fp32's range)
+    if not FLT_MIN <= v32 <= FLT_MAX:     # False for NaN too
+        why = ("NaN is not a limit" if math.isnan(v) else
+               "clamp(up, -L, L) needs L > 0" if v <= 0 else
+               "as fp32 it is inf: use clamp_limit=None for no clamp" if v32 > FLT_MAX else
+               "as fp32 it is subnormal or 0, which GPU arithmetic may flush to 0")
+        raise KernelInputError(
+            f"clamp_limit must be None or a number in [2**-126 = {FLT_MIN:.4g}, FLT_MAX = "
+            f"{FLT_MAX:.4g}] (the kernel receives it as fp32), got {clamp_limit!r}: {why}")
+    return v32
 
 
 # ---------------------------------------------------------------------------------- tensors

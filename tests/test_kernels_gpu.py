@@ -230,3 +230,40 @@ def test_eps_range_ends_match_the_reference(eps):
         want = kernels.silu_mul_fp8_colmajor_ref(x.cpu(), ue8m0, e)
         rep = compare(*got, *want, tier="gpu", envelope=R.gpu_envelope(x.cpu(), "colmajor", ue8m0, e))
         assert rep, f"eps={e!r}, ue8m0={ue8m0}: {rep}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the SwiGLU clamp (clamp_limit; the CPU tier's tests: tests/test_clamp.py)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+def test_gpu_clamp_matches_the_reference_and_narrows_only_in_colmajor(dtype):
+    """Both kernels with L in {7, 10, 7.01} on randn * 8 (gates above L, ups beyond +-L) against
+    their references inside the GPU envelope; and L = 7.01, which neither bf16 nor fp16 holds:
+    colmajor gives the bits of its T rounding (7.0 / 7.01171875), packed does not."""
+    x = make_x(1024, 4096, dtype, seed=7, scale=8.0, device="cuda")
+    xc = x.cpu()
+    for limit in (7.0, 10.0, 7.01):
+        for kind, ue8m0, calls in (("colmajor", False, [{}]), ("colmajor", True, [{}]),
+                                   ("packed", False, [{"rows_axis": 0}, {"rows_axis": 1}])):
+            if kind == "colmajor":
+                want = kernels.silu_mul_fp8_colmajor_ref(xc, ue8m0, clamp_limit=limit)
+            else:
+                want = kernels.silu_mul_fp8_packed_ref(xc, clamp_limit=limit)
+            env = R.gpu_envelope(xc, kind, ue8m0, clamp_limit=limit)
+            for kw in calls:
+                got = (kernels.silu_mul_fp8_colmajor(x, clamp_limit=limit, use_ue8m0=ue8m0)
+                       if kind == "colmajor" else
+                       kernels.silu_mul_fp8_packed(x, clamp_limit=limit, **kw))
+                rep = compare(*got, *want, tier="gpu", envelope=env)
+                print(f"L={limit} {kind} ue8m0={ue8m0} {kw}: {rep}")
+                assert rep, f"L={limit} {kind} ue8m0={ue8m0} {kw}: {rep}"
+    in_t = torch.tensor(7.01, dtype=torch.float32).to(dtype).item()
+    a = kernels.silu_mul_fp8_colmajor(x, clamp_limit=7.01)
+    b = kernels.silu_mul_fp8_colmajor(x, clamp_limit=in_t)
+    assert torch.equal(a[0].view(torch.uint8), b[0].view(torch.uint8)) and torch.equal(a[1], b[1])
+    c = kernels.silu_mul_fp8_packed(x, clamp_limit=7.01)
+    d = kernels.silu_mul_fp8_packed(x, clamp_limit=in_t)
+    diff = int((c[0].view(torch.uint8) != d[0].view(torch.uint8)).sum())
+    print(f"{dtype}: packed codes that differ between L = 7.01 and L = {in_t}: {diff:,}")
+    assert diff > 0
