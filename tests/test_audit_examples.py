@@ -110,3 +110,25 @@ def test_gpu_proof_plan_comes_from_the_audit_and_its_harness_runs_small():
     for kernel in prove.SIZE_ARG:
         r = prove.run_case(kernel, 9, small=True)
         assert r["completed"] and r["correct"], r
+
+
+def test_docs_audit_sample_output_is_todays_output():
+    """docs/audit.md shows the audit of kernels/ at the issue's shape: its WRAPS lines and summary
+    must be what the command prints today (kernel lines move when a kernel changes)."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "audit.md").read_text()
+    block = doc[doc.index("python -m course lint kernels/ --config course/audit/examples/course_kernels.toml\n"):]
+    block = block[:block.index("```")]
+    shown = [ln for ln in block.splitlines()[1:] if ln.startswith("kernels/") or "analysed" in ln
+             or ln.startswith("    reaches")]
+    out = subprocess.run([sys.executable, "-m", "course", "lint", "kernels/", "--config",
+                          "course/audit/examples/course_kernels.toml"], cwd=root, capture_output=True,
+                         text=True, timeout=300).stdout.splitlines()
+    lines = [ln for i, ln in enumerate(out) if "WRAPS" in ln or "analysed" in ln
+             or (ln.startswith("    reaches") and i and "WRAPS" in out[i - 1])]
+    assert shown == lines, "docs/audit.md's sample differs from today's output:\n" + "\n".join(lines)
+    assert re.search(r"\d+ file\(s\) analysed", shown[-1])
