@@ -193,6 +193,7 @@ class PlanCount:
 
     def __init__(self, monkeypatch, mod):
         self.n, real = 0, mod._plan
+        mod._PLANS.clear()   # room for this test's plans: a full cache is cleared, which would recount
 
         def counting(*a, **k):
             self.n += 1
@@ -278,3 +279,12 @@ def test_an_empty_batch_plans_no_launch(monkeypatch, kind):
         q, s = _call(kind, make_x(0, 512))
         assert q.shape == (0, 256) and s.shape[0] == 0
     assert rec.grids == []
+
+
+def test_the_plan_cache_is_bounded(monkeypatch):
+    from kernels import plan
+    monkeypatch.setattr(plan, "MAX_PLANS", 3)
+    colmajor_mod._PLANS.clear()
+    for m in range(1, 8):
+        kernels.silu_mul_fp8_colmajor(make_x(m, 256, seed=m))
+        assert len(colmajor_mod._PLANS) <= 3
