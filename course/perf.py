@@ -308,12 +308,27 @@ def host_table(device: str = "h200") -> str:
     return "\n".join(lines)
 
 
-def plot_sizes(device: str = "h200"):
-    """The recorded size sweep of a device as fractions of the copy (kernels.bench.sizes_figure)."""
-    from kernels.bench import sizes_figure
+def sizes_table(device: str = "h200") -> str:
+    """The recorded size sweep (results/gpu/<device>/sizes.json) as text: per kernel, M down and N
+    across, each cell the default call's and the kernel-only throughput as fractions of the copy's
+    (same bytes, same mode, same round). The plot of the same file: results/gpu/<device>/sizes.png."""
     from . import kit
     rec = kit.recorded("sizes", device=device)
-    return sizes_figure(rec) if rec else None
+    if not rec:
+        return "(no sizes.json recorded for this device)"
+    recs = [r for r in rec["records"] if "vs_copy" in r]
+    ms, ns = sorted({r["M"] for r in recs}), sorted({r["N"] for r in recs})
+    val = {(r["name"], r["mode"], r["M"], r["N"]): r["vs_copy"] for r in recs}
+    lines = ["fraction of the copy: default call / kernel only (CUDA-graph replay)"]
+    for kernel in ("colmajor", "colmajor_ue8m0", "packed"):
+        lines.append(f"{kernel:<16}" + "".join(f"{f'N = {n:,}':>14}" for n in ns))
+        for m in ms:
+            cells = []
+            for n in ns:
+                c, k = val.get((kernel, "call", m, n)), val.get((kernel, "kernel", m, n))
+                cells.append(f"{c:.2f} / {k:.2f}" if c is not None and k is not None else "-")
+            lines.append(f"  M = {m:>9,}" + "".join(f"{x:>14}" for x in cells))
+    return "\n".join(lines)
 
 
 def clocks_table(device: str = "h200") -> str:
