@@ -129,8 +129,8 @@ def silu_mul_fp8_packed(
     on how the max treats NaN (the CPU interpreter's ignores it; the reference propagates it). True
     rejects both before the launch (one extra pass over x and a device->host sync).
     The scales' padding rows M .. round_up(M, 4) - 1 hold 0 (the kernel writes them). Every check
-    runs before the launch and costs O(1) host time per shape (kernels.validate); exactly one kernel
-    launch per call. Speed: results/gpu/ and lesson 09.
+    runs before the launch, once per shape and configuration (a launch plan: kernels.plan); one
+    kernel launch per call. Speed: results/gpu/ and lesson 09.
     """
     # everything the launch depends on but x and out; the kernel too (a benchmark variant or a
     # test may swap it)
