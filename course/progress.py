@@ -50,11 +50,18 @@ def _validate(state, p: Path) -> dict:
     for ex_id, entry in exercises.items():
         if not isinstance(entry, dict):
             raise bad(f"has a non-object entry for exercise {ex_id!r}")
+        extra = sorted(set(entry) - {"status", "attempts", "first_passed"})
+        if extra:
+            raise bad(f"gives exercise {ex_id!r} keys the course does not know: "
+                      f"{', '.join(map(repr, extra))}")
+        if not isinstance(entry.get("status", NOT_YET), str):
+            raise bad(f"gives exercise {ex_id!r} a status that is not a string")
         entry["status"] = _LEGACY.get(entry.get("status", NOT_YET), entry.get("status", NOT_YET))
         if entry["status"] not in STATUSES:
             raise bad(f"gives exercise {ex_id!r} the unknown status {entry['status']!r}")
-        if not isinstance(entry.setdefault("attempts", 0), int) or isinstance(entry["attempts"], bool):
-            raise bad(f"gives exercise {ex_id!r} a non-integer attempt count")
+        attempts = entry.setdefault("attempts", 0)
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 0:
+            raise bad(f"gives exercise {ex_id!r} the attempt count {attempts!r} (not a whole number >= 0)")
     for ex_id, tier in hints.items():
         if not isinstance(tier, int) or isinstance(tier, bool) or tier < 0:
             raise bad(f"gives exercise {ex_id!r} the hint tier {tier!r} (not a whole number >= 0)")
@@ -74,11 +81,14 @@ def load_state() -> dict:
     except json.JSONDecodeError as e:
         raise ProgressError(f"the progress file {p} is not valid JSON ({e.msg}, line {e.lineno}; a "
                             f"merge conflict?). {_way_out(p)}") from None
+    except (ValueError, RecursionError) as e:   # a 5,000-digit number, 100,000 nested brackets
+        raise ProgressError(f"the progress file {p} cannot be read as the course's JSON "
+                            f"({type(e).__name__}: {str(e)[:80]}). {_way_out(p)}") from None
     return _validate(state, p)
 
 
 def save_state(state: dict) -> None:
-    p = progress_file()
+    p = progress_file().resolve()   # a symlinked progress file is written through, not replaced
     tmp = p.with_name(p.name + ".tmp")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -87,8 +87,8 @@ class Plans:
                     None if out is None else (out.shape, out.stride(), out.dtype, out.device,
                                               out.data_ptr() % 16 == 0),
                     options, tuple(map(type, options)), os.environ.get(fp8.ENV), _generation[0])
-        except (AttributeError, TypeError):
-            return None
+        except Exception:  # noqa: BLE001 -- not a plain strided tensor (sparse, mkldnn, ...), not a
+            return None    # tensor at all: no key; the full validation names what is wrong
 
     def get(self, key):
         try:

@@ -179,8 +179,8 @@ def check_clamp_limit(clamp_limit) -> float | None:
                                f"{type(clamp_limit).__name__} {clamp_limit!r}")
     try:
         v = float(clamp_limit)
-    except OverflowError:      # an int beyond any float (10**400)
-        v = math.inf
+    except OverflowError:      # an int beyond any float (10**400 or -10**400)
+        v = math.inf if clamp_limit > 0 else -math.inf
     with np.errstate(over="ignore"):
         v32 = float(np.float32(v))   # what the kernel receives (inf beyond fp32's range)
     if not FLT_MIN <= v32 <= FLT_MAX:     # False for NaN too

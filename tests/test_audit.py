@@ -7,6 +7,7 @@ findings that start on that line, over all variants). Every other line must prod
 import json
 import pathlib
 import shlex
+import textwrap
 
 import pytest
 
@@ -122,8 +123,9 @@ def test_json_and_text_output_and_exit_codes(tmp_path, capsys):
     (["--bound", "M=4//0"], "division by zero"),
     (["--vary", "M:0"], "step must be at least 1"),
     (["--kernel", "nope"], "no @triton.jit function named nope"),
-    (["--const", "BLOK=8"], "--const BLOK: no audited kernel has a parameter or uses a name 'BLOK'"),
-    (["--bound", "M=100", "--vary", "MM"], "--vary MM: neither a --bound nor a parameter"),
+    (["--const", "BLOK=8"], "--const BLOK: no kernel or helper in the given paths has a parameter"),
+    (["--bound", "MM=5"], "--bound MM: no kernel or helper in the given paths has it"),
+    (["--bound", "M=100", "--vary", "MM"], "--vary MM: neither a bound (--bound or the config) nor a parameter"),
 ])
 def test_bad_arguments_get_a_clear_error(argv, message, tmp_path, capsys):
     p = tmp_path / "k.py"
@@ -304,3 +306,28 @@ def k(x_ptr, N, BLOCK: tl.constexpr, TILE: tl.constexpr, COLS: tl.constexpr = GR
     assert cols.verdict == "safe" and cols.max == 999 * 256       # the default, GROUP * 2
     fs = findings(src, bounds={"N": 4096}, grid=["1000"], consts={"BLOCK": 2, "TILE": 4})
     assert {f.verdict for f in fs} == {"safe"}
+
+
+def test_const_and_vary_names_from_helpers_and_the_config_are_accepted(tmp_path, capsys):
+    # a bound that only the config sets may be varied; a name used only inside a helper may be
+    # given with --const while --kernel selects the caller
+    assert main(["course/audit/examples/scatter.py", "--config",
+                 "course/audit/examples/bounds.toml", "--vary", "R:128"]) == 1
+    assert "first wraps" in capsys.readouterr().out
+    p = tmp_path / "helper.py"
+    p.write_text(textwrap.dedent("""
+        import triton
+        import triton.language as tl
+
+        @triton.jit
+        def _offs(pid, N):
+            return pid * N * SCALE
+
+        @triton.jit
+        def kern(x_ptr, N):
+            pid = tl.program_id(0)
+            tl.store(x_ptr + _offs(pid, N), 1.0)
+    """))
+    assert main([str(p), "--kernel", "kern", "--bound", "N=100000", "--grid", "100000",
+                 "--const", "SCALE=4"]) == 1
+    assert "WRAPS" in capsys.readouterr().out

@@ -124,7 +124,12 @@ BROKEN = {"list": "[]", "null": "null", "number": "42", "exercises-list": '{"exe
           "bogus-status": '{"exercises": {"precheck": {"status": "maybe"}}}',
           "hint-string": '{"hints": {"precheck": "two"}}', "entry-string": '{"exercises": {"precheck": "ok"}}',
           "conflict": '<<<<<<< HEAD\n{"exercises": {}}\n=======\n{}\n>>>>>>> b\n',
-          "unknown-key": '{"passed": "yes"}'}
+          "unknown-key": '{"passed": "yes"}',
+          "status-list": '{"exercises": {"precheck": {"status": ["passed"]}}}',
+          "attempts-negative": '{"exercises": {"precheck": {"status": "passed", "attempts": -5}}}',
+          "entry-typo": '{"exercises": {"precheck": {"status": "passed", "passsed": true}}}',
+          "huge-number": '{"exercises": {"precheck": {"attempts": ' + "9" * 5000 + '}}}',
+          "deep-nesting": "[" * 100_000}
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))
@@ -354,3 +359,14 @@ def test_a_damaged_exercise_notebook_is_kept_and_reveal_says_the_way_out(root, c
     assert cli(["reset", "04"]) == 0                          # the way out works, after a backup
     (saved,) = _backups(root)
     assert saved.read_bytes() == b"\x00\xff{ not a notebook"
+
+
+def test_a_symlinked_progress_file_is_written_through(root, tmp_path, monkeypatch):
+    real = tmp_path / "real.json"
+    real.write_text('{"exercises": {}, "hints": {}}')
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(link))
+    progress.record("precheck", True)
+    assert link.is_symlink(), "the link stays a link"
+    assert json.loads(real.read_text())["exercises"], "and the file it points to got the update"

@@ -288,3 +288,22 @@ def test_the_plan_cache_is_bounded(monkeypatch):
     for m in range(1, 8):
         kernels.silu_mul_fp8_colmajor(make_x(m, 256, seed=m))
         assert len(colmajor_mod._PLANS) <= 3
+
+
+@pytest.mark.parametrize("kind", ["colmajor", "packed"])
+def test_a_cached_plan_is_keyed_on_dtype_layout_and_out(kind):
+    x = make_x(16, 512, seed=7)
+    _call(kind, x)                                             # bf16, out=None: cached
+    with pytest.raises(KernelInputError, match="bfloat16 or float16"):
+        _call(kind, x.float())                                 # same shape, another dtype
+    with pytest.raises(KernelInputError):                      # no strides or storage: no key,
+        _call(kind, x.to_sparse())                             # the full validation's message
+    q = torch.empty(16, 256, dtype=torch.float8_e4m3fn, device=x.device)
+    _call(kind, x, out=q)                                      # a plan with a contiguous out
+    strided = torch.empty(16, 512, dtype=torch.float8_e4m3fn, device=x.device)[:, ::2]
+    with pytest.raises(KernelInputError, match="contiguous"):
+        _call(kind, x, out=strided)
+    fp16 = _call(kind, x.half())                               # another dtype, another plan ...
+    fresh = (kernels.silu_mul_fp8_colmajor_ref if kind == "colmajor"
+             else kernels.silu_mul_fp8_packed_ref)(x.half().cpu())
+    assert torch.equal(fp16[0].cpu().view(torch.uint8), fresh[0].view(torch.uint8))  # ... its bits

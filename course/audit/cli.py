@@ -10,6 +10,7 @@ import ast
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 
@@ -163,7 +164,7 @@ def run(args) -> tuple[dict, int]:
         if missing:
             raise BoundsError(f"--kernel: no @triton.jit function named {', '.join(sorted(missing))} "
                               f"in the given paths")
-    _check_names(cli, modules, only)
+    _check_names(cli, modules, [defaults, *per_kernel.values()])
     findings = [f for k in kernels for f in k.findings]
     counts = {v: sum(f.verdict == v for f in findings) for v in ("wraps", "safe", "unknown")}
     counts["not_analysed"] = sum(1 for k in kernels if k.error)
@@ -178,23 +179,33 @@ def run(args) -> tuple[dict, int]:
     return report, (1 if failed else 0), findings, kernels
 
 
-def _check_names(cli: Launch, modules, only) -> None:
-    """--const and --vary must name a parameter of an audited kernel (or, for --vary, a --bound): a
-    misspelt name would otherwise be ignored and the audit would answer another question."""
-    fns = [f for m in modules for f in m.jit if not only or f.name in only]
-    params = {a.arg for f in fns for a in f.args.posonlyargs + f.args.args + f.args.kwonlyargs}
+def _check_names(cli: Launch, modules, configs: list) -> None:
+    """--const must name something a kernel or helper in the given paths uses, and --vary a bound
+    (from --bound or the config) or a kernel parameter: a misspelt name would otherwise be ignored
+    and the audit would answer another question."""
+    fns = [f for m in modules for f in m.jit]          # helpers too: a name may live in one
     if not fns:
         return
+    params = {a.arg for f in fns for a in f.args.posonlyargs + f.args.args + f.args.kwonlyargs}
     used = params | {n.id for f in fns for n in ast.walk(f) if isinstance(n, ast.Name)}
     used |= {d for f in fns for n in ast.walk(f) if isinstance(n, ast.Attribute)
              for d in [dotted(n)] if d}
     for name in cli.consts:
         if name not in used:
-            raise BoundsError(f"--const {name}: no audited kernel has a parameter or uses a name "
-                              f"{name!r} (its parameters: {', '.join(sorted(params))})")
-    if cli.vary is not None and cli.vary[0] not in params | set(cli.bounds):
-        raise BoundsError(f"--vary {cli.vary[0]}: neither a --bound nor a parameter of an audited "
-                          f"kernel (its parameters: {', '.join(sorted(params))})")
+            raise BoundsError(f"--const {name}: no kernel or helper in the given paths has a "
+                              f"parameter or uses a name {name!r} (parameters: "
+                              f"{', '.join(sorted(params))})")
+    exprs = [str(v) for c in [cli, *configs] for v in [*c.bounds.values(), *(c.grid or [])]]
+    mentioned = {w for e in exprs for w in re.findall(r"[A-Za-z_]\w*", e)}
+    for name in cli.bounds:
+        if name not in used | mentioned:   # a local name may be bounded too (docs/audit.md)
+            raise BoundsError(f"--bound {name}: no kernel or helper in the given paths has it as a "
+                              f"parameter or local name, nor do the grid or other bounds use it "
+                              f"(parameters: {', '.join(sorted(params))})")
+    bounds = set(cli.bounds).union(*(set(c.bounds) for c in configs))
+    if cli.vary is not None and cli.vary[0] not in params | bounds:
+        raise BoundsError(f"--vary {cli.vary[0]}: neither a bound (--bound or the config) nor a "
+                          f"parameter of a kernel (parameters: {', '.join(sorted(params))})")
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-# audit: --bound N=1000000 --bound M=100000 --grid 100000 --const BLOCK=256
+# audit: --bound N=1000000 --grid 100000 --const BLOCK=256
 import triton
 import triton.language as tl
 
