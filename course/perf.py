@@ -318,7 +318,8 @@ def host_table(device: str = "h200") -> str:
 def sizes_table(device: str = "h200") -> str:
     """The recorded size sweep (results/gpu/<device>/sizes.json) as text: per kernel, M down and N
     across, each cell the default call's and the kernel-only throughput as fractions of the copy's
-    (same bytes, same mode, same round). The plot of the same file: results/gpu/<device>/sizes.png."""
+    call (same bytes, same round; kernels.bench pairs kernel-only rows with the copy's call). The plot
+    of the same file: results/gpu/<device>/sizes.png."""
     from . import kit
     rec = kit.recorded("sizes", device=device)
     if not rec:

@@ -626,7 +626,7 @@ def sizes_figure(res: dict):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("M (rows)")
         ax.set_title(kernel, fontsize=10)
-    axes[0].set_ylabel("throughput / device copy's (same bytes, same mode)")
+    axes[0].set_ylabel("throughput / device copy's (same bytes;\nkernel-only vs the copy's call)")
     axes[-1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{res.get('device', '?')}, {res.get('date', '')[:10]}: call = default call "
                  "(do_bench), kernel = CUDA-graph replay, loop = back-to-back calls", fontsize=9)
