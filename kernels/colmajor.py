@@ -147,20 +147,11 @@ def silu_mul_fp8_colmajor(
     # test may swap it)
     options = (silu_mul_fp8_colmajor_kernel, use_ue8m0, eps, clamp_limit, index, block_m,
                groups_per_program, num_warps, num_stages, unsafe_skip_launch_checks)
-    key = _PLANS.key(x, out, options)
-    plan = _PLANS.get(key)
-    if plan is None:
-        plan = _PLANS.put(key, _plan(x, out, *options))
-    elif out is not None:
-        validate.check_out(out, x, R.FP8)  # its overlap with x depends on this call's addresses
-    if check_finite is not False:
-        if validate.check_flag("check_finite", check_finite):
-            limit = validate.check_clamp_limit(clamp_limit)
-            validate.check_finite(x, lambda x, slack: R.colmajor_y(x, slack, limit), "colmajor")
-    q, scales = plan.outputs(x, out)
-    if plan.grid is not None:
-        plan.launch(x, q, scales)
-    return q, scales
+    plan = _PLANS.lookup(x, out, options, _plan)   # every check once per configuration
+    if check_finite is not False and validate.check_flag("check_finite", check_finite):
+        limit = validate.check_clamp_limit(clamp_limit)
+        validate.check_finite(x, lambda x, slack: R.colmajor_y(x, slack, limit), "colmajor")
+    return plan.run(x, out)
 
 
 _PLANS = plan_cache.Plans()

@@ -20,7 +20,7 @@ import os
 
 import torch
 
-from . import fp8, tier
+from . import fp8, tier, validate
 from . import reference as R
 
 MAX_PLANS = 256  # per launcher; a serving process sees a handful of shapes per kernel
@@ -52,6 +52,13 @@ class Plan:
         padding rows included). Two allocations, no memset."""
         q = out if out is not None else torch.empty(self.q_shape, dtype=R.FP8, device=x.device)
         return q, R.mn_major(self.m, self.s_cols, self.s_dtype, x.device, zeros=False)
+
+    def run(self, x: torch.Tensor, out: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Allocate the outputs and launch (no launch for M = 0): the per-call part of a call."""
+        q, scales = self.outputs(x, out)
+        if self.grid is not None:
+            self.launch(x, q, scales)
+        return q, scales
 
     def launch(self, x: torch.Tensor, q: torch.Tensor, s: torch.Tensor) -> None:
         q_arg = q.view(torch.uint8) if self.software_fp8 else q
@@ -89,6 +96,17 @@ class Plans:
                     options, tuple(map(type, options)), os.environ.get(fp8.ENV), _generation[0])
         except Exception:  # noqa: BLE001 -- not a plain strided tensor (sparse, mkldnn, ...), not a
             return None    # tensor at all: no key; the full validation names what is wrong
+
+    def lookup(self, x, out, options: tuple, make) -> Plan:
+        """The plan for this call: the cached one, or make(x, out, *options) (every check, then
+        kept). A cached plan still checks what depends on this call's addresses: out's overlap with x."""
+        key = self.key(x, out, options)
+        plan = self.get(key)
+        if plan is None:
+            return self.put(key, make(x, out, *options))
+        if out is not None:
+            validate.check_out(out, x, R.FP8)
+        return plan
 
     def get(self, key):
         try:
