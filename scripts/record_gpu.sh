@@ -12,8 +12,8 @@
 #   kernels bench        tile sweep -> tiles.json, targets, the size sweep, torch.compile baselines
 #   audit examples       lesson 10's kernels at the audit's boundary rows, as found and fixed
 #   kernels doctor/compile   what this GPU gets, and the cross-target compile table
-# About 8 minutes on an H200 before host, clocks and ue8m0-probe were added (83 s together,
-# measured alone). Run from anywhere; PY picks the interpreter (default python3).
+# About 8 minutes on an H200 before host, clocks and ue8m0-probe were added; those three took
+# 83 s together in one device run (2026-11-30): about 10 minutes in all. Run from anywhere; PY picks the interpreter (default python3).
 set -uo pipefail
 out=${1:?usage: scripts/record_gpu.sh OUTDIR [STEP...]   (e.g. results/gpu/h200)}
 shift
