@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import colab
 from .catalog import EXERCISES, NOTEBOOKS, ExerciseError, get, resolve_notebook
-from .root import PACKAGE_ROOT, course_root
+from .root import PACKAGE_ROOT, course_root, read_json
 
 ROOT = PACKAGE_ROOT   # this package's own checkout (tests use it for the authored files)
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::\s*(?P<what>.*?))?\s*$")
@@ -197,17 +197,7 @@ def load_manifest(root: Path | None = None) -> dict[str, str]:
     p = _root(root) / "exercises" / MANIFEST
     way_out = (f"Restore it with `git checkout -- exercises/{MANIFEST}` (nothing of yours is in it: it "
                "only lists what `python -m course generate` last wrote).")
-    try:
-        text = p.read_text(errors="replace")
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise ExerciseError(f"cannot read {p}: {e.strerror}. {way_out}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ExerciseError(f"{p} is not valid JSON ({e.msg}, line {e.lineno}; a merge conflict?). "
-                            f"{way_out}") from None
+    data = read_json(p, ExerciseError, str(p), way_out, missing={})
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                              for k, v in data.items()):
         raise ExerciseError(f"{p} is not an object of file name -> hash. {way_out}")

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from .catalog import EXERCISES, ExerciseError
-from .root import course_root
+from .root import course_root, read_json
 
 PASSED, NOT_YET = "passed", "not yet"
 STATUSES = (PASSED, NOT_YET)
@@ -70,20 +70,8 @@ def _validate(state, p: Path) -> dict:
 
 def load_state() -> dict:
     p = progress_file()
-    try:
-        text = p.read_text(errors="replace")
-    except FileNotFoundError:
-        return {"exercises": {}, "hints": {}}
-    except OSError as e:
-        raise ProgressError(f"cannot read the progress file {p}: {e.strerror}. {_way_out(p)}") from None
-    try:
-        state = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ProgressError(f"the progress file {p} is not valid JSON ({e.msg}, line {e.lineno}; a "
-                            f"merge conflict?). {_way_out(p)}") from None
-    except (ValueError, RecursionError) as e:   # a 5,000-digit number, 100,000 nested brackets
-        raise ProgressError(f"the progress file {p} cannot be read as the course's JSON "
-                            f"({type(e).__name__}: {str(e)[:80]}). {_way_out(p)}") from None
+    state = read_json(p, ProgressError, f"the progress file {p}", _way_out(p),
+                      missing={"exercises": {}, "hints": {}})
     return _validate(state, p)
 
 

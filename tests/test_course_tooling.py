@@ -49,7 +49,8 @@ def _backups(r: Path) -> list[Path]:
 
 # ---------------------------------------------------------------- reset / reveal / generate states
 
-@pytest.mark.parametrize("manifest", ["<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> theirs\n", "[]", '{"a": 1}'])
+@pytest.mark.parametrize("manifest", ["<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> theirs\n", "[]", '{"a": 1}',
+                                      '{"a": ' + "9" * 5000 + "}", "[" * 100_000])
 def test_reset_with_a_broken_manifest_moves_nothing_and_says_how_to_restore(root, manifest, capsys):
     ex = root / "exercises" / "01_silu_mul.ipynb"
     mine = _edit(ex)
