@@ -110,16 +110,22 @@ def reference_alt(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q, scale.squeeze(-1).t().contiguous().t()
 
 
-def kernel_variant(module, name: str, old: str, new: str, tag: str):
+def kernel_variant(module, name: str, old: str | tuple[str, ...], new: str | tuple[str, ...],
+                   tag: str):
     """The @triton.jit kernel `module.name` with the expression `old` replaced by `new`.
 
-    For benchmark-only variants: the course kernel stays the one source, with one named change.
-    `old` must occur exactly once."""
+    For benchmark-only variants: the course kernel stays the one source, with named changes.
+    `old` (or each of a tuple, replaced by the matching `new`) must occur exactly once."""
     src = textwrap.dedent(inspect.getsource(getattr(module, name).fn))
-    if src.count(old) != 1:
-        raise RuntimeError(f"{name}: expected exactly one {old!r} in the kernel source")
+    olds, news = (old, new) if isinstance(old, tuple) else ((old,), (new,))
+    if len(olds) != len(news):
+        raise ValueError(f"{len(olds)} expressions to replace, {len(news)} replacements")
+    for o, n in zip(olds, news):
+        if src.count(o) != 1:
+            raise RuntimeError(f"{name}: expected exactly one {o!r} in the kernel source")
+        src = src.replace(o, n)
     vname = f"{name}__{tag}"
-    src = src.replace(old, new).replace(f"def {name}(", f"def {vname}(")
+    src = src.replace(f"def {name}(", f"def {vname}(")
     filename = f"<kernels.bench variant {vname}>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)  # for inspect
     scope = dict(vars(module))
@@ -183,7 +189,7 @@ def _mix(x, fast=False):
     return fn
 
 
-def _variant(kernel: str, old: str, new: str, tag: str, **kw):
+def _variant(kernel: str, old: str | tuple[str, ...], new: str | tuple[str, ...], tag: str, **kw):
     """The course kernel with one expression replaced (kernel_variant), launched through its own
     launcher with host checks off: the difference in time is what that expression costs."""
     def make(x, fast=False):
@@ -217,8 +223,22 @@ def _compiled_anything(jit_fn) -> bool:
     return any(len(c[0]) for c in caches.values())
 
 
+# kernels.gpu_math's two steps spelled as upstream spells them: tl.exp(-g), and the clamp to +-448
+# before the fp8 cast (lesson 09's "instruction diet": the kernels before it, the same bits)
+PLAIN = {
+    "colmajor": (("gpu_math.exp_neg(g)", "gpu_math.clamp_e4m3(ys)"),
+                 ("tl.exp(-g)", "tl.minimum(tl.maximum(ys, -FP8_MAX), FP8_MAX)")),
+    "packed": (("gpu_math.exp_neg(g)", "gpu_math.clamp_e4m3(y * tl.exp2(-e)[:, None])"),
+               ("tl.exp(-g)", "tl.minimum(tl.maximum(y * tl.exp2(-e)[:, None], -FP8_MAX), FP8_MAX)")),
+}
+
+
+def _plain(kernel: str, **kw):
+    return _variant(kernel, *PLAIN[kernel], "plain", **kw)
+
+
 # exp(-g) -> g*g: an FMA-pipe stand-in of the same shape; the time saved is the exp's cost
-_no_exp = functools.partial(_variant, old="tl.exp(-g)", new="(g * g)", tag="no_exp")
+_no_exp = functools.partial(_variant, old="gpu_math.exp_neg(g)", new="(g * g)", tag="no_exp")
 
 
 def _compiled(fn):
@@ -242,6 +262,12 @@ def _providers() -> dict[str, Provider]:
                  _course("colmajor", use_ue8m0=True), "colmajor_ue8m0", ("call", "kernel", "loop")),
         Provider("packed", "course packed (UE8M0, 4 per int32)", "packed", _course("packed"),
                  "packed", ("call", "kernel", "loop")),
+        Provider("colmajor_plain", "BENCHMARK ONLY: colmajor spelled as upstream (tl.exp, clamp)",
+                 "colmajor", _plain("colmajor"), "colmajor", ("call", "kernel")),
+        Provider("colmajor_ue8m0_plain", "BENCHMARK ONLY: colmajor UE8M0 spelled as upstream",
+                 "colmajor", _plain("colmajor", use_ue8m0=True), "colmajor_ue8m0", ("call", "kernel")),
+        Provider("packed_plain", "BENCHMARK ONLY: packed spelled as upstream (tl.exp, clamp)", "packed",
+                 _plain("packed"), "packed", ("call", "kernel")),
         Provider("colmajor_no_exp", "BENCHMARK ONLY: colmajor with exp(-g) -> g*g", "colmajor",
                  _no_exp("colmajor"), "colmajor", ("call", "kernel")),
         Provider("packed_no_exp", "BENCHMARK ONLY: packed with exp(-g) -> g*g", "packed",
@@ -539,13 +565,14 @@ def stage_targets(run: Run, target=TARGET, small=SMALL, int_shape=INT_COST_SHAPE
     def save(complete=False):
         run.save("targets.json", {"stage": "targets", "records": records, "complete": complete})
 
-    names = ["copy", "mix_baseline", "colmajor", "colmajor_ue8m0", "packed", "colmajor_no_exp",
-             "packed_no_exp", "colmajor_ue8m0_div", "packed_div"]
+    plain = ["colmajor_plain", "colmajor_ue8m0_plain", "packed_plain"]
+    names = ["copy", "mix_baseline", "colmajor", "colmajor_ue8m0", "packed", *plain,
+             "colmajor_no_exp", "packed_no_exp", "colmajor_ue8m0_div", "packed_div"]
     run.log(f"targets M={target[0]:,} N={target[1]:,}")
     records += run.measure(*target, run.cases(names, *target), rounds=run.rounds + 2)
     save()
     run.log(f"targets M={small[0]:,} N={small[1]:,} (default arguments)")
-    records += run.measure(*small, run.cases(["copy", "colmajor", "colmajor_ue8m0", "packed"],
+    records += run.measure(*small, run.cases(["copy", "colmajor", "colmajor_ue8m0", "packed", *plain],
                                              *small), rounds=run.rounds + 2)
     save()
     m, n = int_shape

@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from . import fp8, offsets, tiles, validate
+from . import fp8, gpu_math, offsets, tiles, validate
 from . import plan as plan_cache
 from . import reference as R
 
@@ -77,7 +77,7 @@ def silu_mul_fp8_colmajor_kernel(
         # back to T, so silu and the product see T values (a limit T cannot hold acts rounded to T)
         g = tl.minimum(g, clamp_limit).to(t).to(tl.float32)
         u = tl.clamp(u, -clamp_limit, clamp_limit).to(t).to(tl.float32)
-    s = (g / (1.0 + tl.exp(-g))).to(t).to(tl.float32)
+    s = (g / (1.0 + gpu_math.exp_neg(g))).to(t).to(tl.float32)   # exp(-g): kernels.gpu_math
     y = tl.reshape((s * u).to(t).to(tl.float32), (BLOCK_M, GROUPS, GROUP))
 
     amax = tl.maximum(tl.max(tl.abs(y), axis=2), eps)          # [BLOCK_M, GROUPS]
@@ -90,8 +90,8 @@ def silu_mul_fp8_colmajor_kernel(
         ys = y * tl.exp2(-e)[:, :, None]
     else:
         ys = y / scale[:, :, None]
-    q = tl.minimum(tl.maximum(ys, -FP8_MAX), FP8_MAX)
-    q = tl.reshape(q, (BLOCK_M, BLOCK_N))
+    # clamped to +-448 only where the fp8 cast does not saturate by itself (kernels.gpu_math)
+    q = tl.reshape(gpu_math.clamp_e4m3(ys), (BLOCK_M, BLOCK_N))
     fp8.store_e4m3(q_blk + rows[:, None] * half + cols[None, :], q, row_ok[:, None], SOFTWARE_FP8)  # C7
 
     groups = pid_n * GROUPS + tl.arange(0, GROUPS)                   # C9

@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from . import fp8, offsets, tiles, validate
+from . import fp8, gpu_math, offsets, tiles, validate
 from . import plan as plan_cache
 from . import reference as R
 
@@ -80,12 +80,12 @@ def silu_mul_fp8_packed_kernel(
             # the SwiGLU clamp as upstream's packed kernel does it (0.20+): in fp32, not narrowed
             g = tl.minimum(g, clamp_limit)
             u = tl.clamp(u, -clamp_limit, clamp_limit)
-        y = (g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)
+        y = (g / (1.0 + gpu_math.exp_neg(g)) * u).to(tl.bfloat16).to(tl.float32)   # gpu_math
         scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / FP8_MAX, PACKED_EPS)
         e = tl.ceil(tl.log2(scale_raw))
         # y / 2**e as y * 2**-e: the reciprocal of a power of two is exact, so the product has the
         # quotient's bits without an fp32 division per element (special-function work)
-        q = tl.minimum(tl.maximum(y * tl.exp2(-e)[:, None], -FP8_MAX), FP8_MAX)
+        q = gpu_math.clamp_e4m3(y * tl.exp2(-e)[:, None])   # +-448 where the cast won't saturate
         fp8.store_e4m3(q_ptr + q_row[:, None] + gid * GROUP + k[None, :], q, mask, SOFTWARE_FP8)
         byte = tl.minimum(tl.maximum(e + UE8M0_BIAS, 0.0), 255.0).to(tl.int32)
         packed = packed | (tl.where(live, byte, 0) << (8 * j))

@@ -2,13 +2,14 @@
 
     python scripts/gpu_clocks.py OUT_DIR          (a CUDA GPU; writes OUT_DIR/clocks.json)
 
-For each workload at M = 524,416, N = 8,192 (a device copy of the same bytes, the colmajor kernel,
-the packed kernel, and packed without its exp -- kernels.bench's variant), a loop of default calls
+For each workload at M = 524,416, N = 8,192 (a device copy of the same bytes; the colmajor and
+packed kernels, each also spelled as upstream spells exp and the clamp -- kernels.bench.PLAIN, what
+the kernels were before kernels.gpu_math; packed without its exp -- kernels.bench's variant), a loop of calls
 runs for PHASE_S seconds while `nvidia-smi` samples the SM clock, the memory clock, the power draw,
 the power limit, the temperature and the active clock-throttle reasons every 100 ms. The JSON keeps,
 per workload, the achieved time per call (events around the loop) and the medians of the samples
-taken while it ran. Each workload runs twice, in the order copy, colmajor, packed, packed_no_exp,
-copy, ..., so a drift over time shows as a difference between the two passes.
+taken while it ran. Each workload runs twice, in the order copy, colmajor, colmajor_plain, packed,
+packed_plain, packed_no_exp, copy, ..., so a drift over time shows as a difference between the passes.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,13 +58,17 @@ def main() -> int:
     gen = torch.Generator(device="cuda").manual_seed(M * 7 + N)
     x = torch.randn(M, N, generator=gen, device="cuda", dtype=torch.bfloat16)
     providers = bench._providers()
-    work = {name: providers[name].make(x) for name in ("copy", "colmajor", "packed", "packed_no_exp")}
+    work = {name: providers[name].make(x) for name in ("copy", "colmajor", "colmajor_plain", "packed",
+                                                      "packed_plain", "packed_no_exp")}
     for fn in work.values():      # compile, allocate
         fn()
     torch.cuda.synchronize()
     names = fields(smi)
+    # samples go to a file: a pipe holds 64 KiB, and a sampler blocked on a full pipe stops sampling
+    # (the first run with six workloads lost its last phases that way)
+    log = tempfile.TemporaryFile("w+")
     proc = subprocess.Popen([smi, f"--query-gpu={','.join(names)}", "--format=csv,noheader,nounits",
-                             "-lms", "100"], stdout=subprocess.PIPE, text=True)
+                             "-lms", "100"], stdout=log, text=True)
     phases = []
     try:
         time.sleep(1.0)
@@ -84,7 +90,9 @@ def main() -> int:
                 time.sleep(1.0)   # a gap between phases, so samples are not attributed twice
     finally:
         proc.terminate()
-        text = proc.communicate(timeout=10)[0]
+        proc.wait(timeout=10)
+        log.seek(0)
+        text = log.read()
     samples = []
     for row in csv.reader(io.StringIO(text)):
         if len(row) != len(names):

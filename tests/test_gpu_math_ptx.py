@@ -2,9 +2,11 @@
 
 Lesson 05 says it: Triton 3.6 lowers `tl.log2` (fp32) to libdevice's `__nv_log2f`, a sequence of
 ordinary fp32 FMAs, not the approximate special-function instruction `lg2.approx.f32`; `tl.exp2` to
-`ex2.approx.ftz.f32`; `tl.exp` to `ex2.approx.f32` (after a multiply by log2 e); `tl.ceil` to
-`cvt.rpi.ftz.f32.f32`. Compiled here for sm_90 exactly as the launchers would call both kernels
-(UE8M0 scales), in a child process with the interpreter off.
+`ex2.approx.ftz.f32`; `tl.ceil` to `cvt.rpi.ftz.f32.f32`. kernels.gpu_math says what `tl.exp(-g)`
+becomes (`0 - g`, a multiply by fp32 log2 e, the non-flushing `ex2.approx.f32`: a probe kernel here)
+and that the kernels' GPU spelling of silu's exp is one multiply by -log2 e and the flushing ex2,
+with no clamp to +-448 before the fp8 cast. Compiled here for sm_90 exactly as the launchers would
+call both kernels (UE8M0 scales), in a child process with the interpreter off.
 """
 from __future__ import annotations
 
@@ -19,8 +21,25 @@ import inspect, json, re
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
+import triton.language as tl
 from kernels.colmajor import silu_mul_fp8_colmajor_kernel
 from kernels.packed import silu_mul_fp8_packed_kernel
+
+
+@triton.jit
+def exp_probe(x_ptr, e_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(e_ptr + offs, tl.exp(-tl.load(x_ptr + offs)))
+
+
+def facts(ptx):
+    return {"ops": sorted(set(re.findall(r"\b(?:lg2|ex2|cvt\.rp[a-z]*)\.[a-z0-9.]+", ptx))),
+            "nv_log2f": "__nv_log2f" in ptx,
+            "sub_from_zero": bool(re.search(r"sub\.f32\s+%r\d+, 0f00000000, %r\d+;", ptx) or re.search(
+                r"mov\.b32\s+(%r\d+), 0f00000000;[\s\S]*sub\.f32\s+%r\d+, \1, %r\d+;", ptx)),
+            "mul_log2e": "0f3FB8AA3B" in ptx, "mul_neg_log2e": "0fBFB8AA3B" in ptx,
+            "clamp_448": bool(re.search(r"(?:min|max)\.f32[^;]*0f[4C]3E00000", ptx))}
+
 
 FLOATS = ("eps", "clamp_limit")
 KERNELS = {
@@ -40,15 +59,20 @@ for name, (k, const) in KERNELS.items():
         else:
             sig[p.name] = "fp32" if p.name in FLOATS else "i32"
     ptx = triton.compile(ASTSource(k, sig, cst), target=GPUTarget("cuda", 90, 32)).asm["ptx"]
-    out[name] = {"ops": sorted(set(re.findall(r"\b(?:lg2|ex2|cvt\.rp[a-z]*)\.[a-z0-9.]+", ptx))),
-                 "nv_log2f": "__nv_log2f" in ptx}
+    out[name] = facts(ptx)
+probe = ASTSource(exp_probe, {"x_ptr": "*fp32", "e_ptr": "*fp32", "BLOCK": "constexpr"}, {"BLOCK": 128})
+out["tl.exp(-x)"] = facts(triton.compile(probe, target=GPUTarget("cuda", 90, 32)).asm["ptx"])
 print(json.dumps(out))
 """
 
 
 @pytest.fixture(scope="module")
-def ptx_math() -> dict:
-    r = run_python(CHILD, env={"TRITON_INTERPRET": "0", "CUDA_VISIBLE_DEVICES": ""}, timeout=600)
+def ptx_math(tmp_path_factory) -> dict:
+    child = tmp_path_factory.mktemp("ptx") / "child.py"   # @triton.jit needs its source in a file
+    child.write_text(CHILD)
+    r = run_python("import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')",
+                   env={"TRITON_INTERPRET": "0", "CUDA_VISIBLE_DEVICES": ""}, timeout=600,
+                   args=[str(child)])
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -61,6 +85,22 @@ def test_log2_is_libdevice_not_lg2_approx(ptx_math, kernel):
 
 
 @pytest.mark.parametrize("kernel", ["colmajor", "packed"])
-def test_exp2_exp_and_ceil_instructions(ptx_math, kernel):
+def test_exp2_and_ceil_instructions_and_no_plain_exp(ptx_math, kernel):
     ops = set(ptx_math[kernel]["ops"])
-    assert {"ex2.approx.ftz.f32", "ex2.approx.f32", "cvt.rpi.ftz.f32.f32"} <= ops, ops
+    assert {"ex2.approx.ftz.f32", "cvt.rpi.ftz.f32.f32"} <= ops, ops
+    # silu's exp is the GPU spelling (kernels.gpu_math): a multiply by -log2 e, no non-flushing ex2
+    # (log2e itself and 0 - x still occur: in libdevice's log2f and in the UE8M0 step's 2**-e)
+    assert "ex2.approx.f32" not in ops, ops
+    assert ptx_math[kernel]["mul_neg_log2e"], ptx_math[kernel]
+
+
+@pytest.mark.parametrize("kernel", ["colmajor", "packed"])
+def test_no_clamp_to_448_before_the_cast_on_the_gpu(ptx_math, kernel):
+    assert not ptx_math[kernel]["clamp_448"], ptx_math[kernel]
+
+
+def test_what_tl_exp_of_minus_x_becomes(ptx_math):
+    """The plain spelling kernels.gpu_math replaces: 0 - x, times fp32 log2 e, non-flushing ex2."""
+    got = ptx_math["tl.exp(-x)"]
+    assert got["ops"] == ["ex2.approx.f32"], got
+    assert got["mul_log2e"] and got["sub_from_zero"], got

@@ -1,0 +1,114 @@
+"""SASS instructions per element of each kernel for sm_90, in its GPU spelling and spelled as upstream.
+
+    python scripts/sass_counts.py results/gpu/h200        (no GPU needed: compiles for sm_90 here)
+
+For each kernel, at the two target shapes, the tile comes from OUT_DIR/tiles.json (the table
+`kernels bench --sweep` recorded on that GPU). The kernel is compiled twice:
+- as the course launches it on a GPU (kernels.gpu_math's spelling);
+- as kernels.bench.PLAIN rebuilds it (tl.exp(-g), and the clamp before the fp8 cast).
+Each cubin is disassembled with the nvdisasm that ships with Triton, and the instructions are counted
+by opcode. The kernels have no loops (the packed word's four groups are unrolled), so each warp runs
+every instruction once: instructions x 32 lanes x warps / elements per program is the count per
+output element. Writes OUT_DIR/sass_sm90.json; lesson 09 shows it.
+"""
+from __future__ import annotations
+
+import collections
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ["TRITON_INTERPRET"] = "0"          # compile for a GPU, whatever this machine has
+
+import triton  # noqa: E402
+from triton.backends.compiler import GPUTarget  # noqa: E402
+
+from kernels import bench, colmajor, compile as kc, packed, tiles  # noqa: E402
+
+SHAPES = {"large": (524_416, 8_192), "small": (4_096, 7_168)}
+NVDISASM = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
+OPCODE = re.compile(r"^\s*/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_]*)")
+
+
+def table_tile(table: dict, kernel: str, m: int, n: int) -> dict:
+    by_n = table["tiles"][kernel][tiles.bucket(m)]
+    best = min(by_n, key=lambda k: (abs(int(k) - n), int(k)))   # this N, else the nearest recorded
+    return by_n[best]
+
+
+def compile_sass(fn, kernel: str, m: int, n: int, tile: dict) -> tuple[str, int]:
+    """(SASS text, elements per program) of fn compiled for sm_90 with the launcher's arguments."""
+    if kernel == "packed":
+        args = packed.kernel_args(m, n, index="int64", rows_axis=0, block_m=tile["block_m"])
+        ptrs = dict(x_ptr="*bf16", q_ptr="*fp8e4nv", s_ptr="*i32")
+        elements = tile["block_m"] * 4 * 128
+    else:
+        gpp = min(tile["groups_per_program"], (n // 256) & -(n // 256))
+        args = colmajor.kernel_args(m, n, eps=1e-10, index="int64", block_m=tile["block_m"],
+                                    groups=gpp, use_ue8m0=kernel == "colmajor_ue8m0")
+        ptrs = dict(x_ptr="*bf16", q_ptr="*fp8e4nv", s_ptr="*fp32")
+        elements = tile["block_m"] * gpp * 128
+    consts = {k: v for k, v in args.items() if k.isupper()}
+    consts["SOFTWARE_FP8"] = False                       # sm_90 converts fp8 in hardware
+    values = {k: v for k, v in args.items() if not k.isupper()}
+    compiled = kc._compile(kc._source(fn, values, ptrs, consts), GPUTarget("cuda", 90, 32),
+                           dict(num_warps=tile["num_warps"], num_stages=tile["num_stages"]))
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(compiled.asm["cubin"])
+        f.flush()
+        sass = subprocess.run([NVDISASM, "-c", f.name], capture_output=True, text=True,
+                              check=True).stdout
+    return sass, elements
+
+
+def count(sass: str) -> collections.Counter:
+    ops = collections.Counter()
+    for line in sass.splitlines():
+        if m := OPCODE.match(line):
+            ops[m.group(1)] += 1
+    return ops
+
+
+def main(out: str) -> int:
+    with open(os.path.join(out, "tiles.json")) as f:
+        table = json.load(f)
+    records = []
+    for shape, (m, n) in SHAPES.items():
+        for kernel in ("colmajor", "colmajor_ue8m0", "packed"):
+            module, name = ((packed, "silu_mul_fp8_packed_kernel") if kernel == "packed"
+                            else (colmajor, "silu_mul_fp8_colmajor_kernel"))
+            tile = table_tile(table, kernel, m, n)
+            base = "packed" if kernel == "packed" else "colmajor"
+            for spelling, fn in (("gpu", getattr(module, name)),
+                                 ("plain", bench.kernel_variant(module, name, *bench.PLAIN[base],
+                                                                "plain"))):
+                sass, elements = compile_sass(fn, kernel, m, n, tile)
+                ops = count(sass)
+                per_element = sum(ops.values()) * 32 * tile["num_warps"] / elements
+                records.append({"kernel": kernel, "shape": shape, "M": m, "N": n, "tile": tile,
+                                "spelling": spelling, "per_element": round(per_element, 2),
+                                "instructions_per_warp": sum(ops.values()),
+                                "opcodes": dict(ops.most_common())})
+                print(f"{kernel:<15} {shape:<5} {spelling:<5} {per_element:5.1f} per element "
+                      f"({sum(ops.values())} per warp, tile {tile})")
+    doc = {"what": "SASS instructions per output element, compiled for sm_90 (see the script's docstring)",
+           "command": f"python scripts/sass_counts.py {out}",
+           "date": datetime.date.today().isoformat(), "triton": triton.__version__,
+           "tiles_from": os.path.join(out, "tiles.json"), "target": "cuda sm_90 (compiled without a GPU)",
+           "records": records}
+    with open(os.path.join(out, "sass_sm90.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1]))
