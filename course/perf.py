@@ -170,6 +170,9 @@ LABELS = {
     "colmajor": "course colmajor (fp32 scales)",
     "colmajor_ue8m0": "course colmajor, UE8M0 scales",
     "packed": "course packed (UE8M0, 4 per int32)",
+    "colmajor_plain": "colmajor spelled as before gpu_math (bench only)",
+    "colmajor_ue8m0_plain": "colmajor UE8M0 spelled as before (bench only)",
+    "packed_plain": "packed spelled as before gpu_math (bench only)",
     "colmajor_no_exp": "colmajor with exp(-g) -> g*g (bench only)",
     "packed_no_exp": "packed with exp(-g) -> g*g (bench only)",
     "compile_ref": "torch.compile, the course's reference",
@@ -281,6 +284,34 @@ def sass_counts() -> dict[str, int]:
     return {"per_thread": counts, "elements_per_thread": 8 * 8 * 128 // (8 * 32)}
 
 
+def sass_table(device: str = "h200") -> str:
+    """results/gpu/<device>/sass_sm90.json (scripts/sass_counts.py): SASS instructions per output
+    element of each kernel at the two target shapes with that device's tiles, in kernels.gpu_math's
+    GPU spelling and in the plain one (tl.exp(-g), the clamp before the cast), with the opcodes that
+    differ."""
+    from . import recorded
+    try:
+        rec = recorded.load("sass_sm90", device)
+    except FileNotFoundError:
+        return f"(no sass_sm90.json for {device}: python scripts/sass_counts.py results/gpu/{device})"
+    by = {(r["kernel"], r["shape"], r["spelling"]): r for r in rec["records"]}
+    lines = [f"compiled for {rec['target']}, triton {rec['triton']}, {rec['date']}; "
+             f"tiles from {rec['tiles_from']}",
+             f"{'kernel':<15} {'shape':<16} {'plain':>6} {'gpu':>6}   fp32 instructions per warp (plain -> gpu)"]
+    for (kernel, shape, spelling), r in by.items():
+        if spelling != "gpu":
+            continue
+        p = by[(kernel, shape, "plain")]
+        # the fp32 opcodes the two spellings change; ptxas also schedules integer and address code a
+        # little differently between two compiles, which the totals include
+        ops = sorted(o for o in set(p["opcodes"]) | set(r["opcodes"]) if o.startswith("F"))
+        diff = ", ".join(f"{o} {p['opcodes'].get(o, 0)}->{r['opcodes'].get(o, 0)}" for o in ops
+                         if p["opcodes"].get(o, 0) != r["opcodes"].get(o, 0))
+        lines.append(f"{kernel:<15} {r['M']:>7,} x {r['N']:<6,} {p['per_element']:>6.1f} "
+                     f"{r['per_element']:>6.1f}   {diff}")
+    return "\n".join(lines)
+
+
 def tune_table(rows: list[dict], M: int, N: int, top: int = 3) -> str:
     """The `top` fastest tiles per kernel of a recorded tune stage at one shape, with the ratio to the
     copy timed in the same stage."""
@@ -347,7 +378,7 @@ def clocks_table(device: str = "h200") -> str:
     if not rec:
         return "(no clocks.json recorded for this device)"
     copy = {p["pass"]: p["us_per_call"] for p in rec["phases"] if p["name"] == "copy"}
-    lines = [f"M = {rec['M']:,}, N = {rec['N']:,}: {rec['phase_s']:.0f} s of back-to-back default calls each",
+    lines = [f"M = {rec['M']:,}, N = {rec['N']:,}: {rec['phase_s']:.0f} s of back-to-back calls each",
              f"{'workload':<14} {'pass':>4} {'µs/call':>9} {'time/copy':>9} {'SM MHz':>7} {'power W':>8} "
              f"{'power cap':>10}"]
     for p in rec["phases"]:

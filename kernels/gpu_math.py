@@ -2,7 +2,7 @@
 
 Both kernels call these helpers. On a GPU they take the short spelling; on the CPU tier (Triton's
 interpreter) the plain one, for the reasons given below. Lesson 09 ("An instruction diet") shows the
-measured effect: SASS counts in results/sass_sm90.json, H200 timings in results/gpu/h200/.
+measured effect: SASS counts in results/gpu/h200/sass_sm90.json, H200 timings beside them.
 
 ``exp_neg(g)``: silu's exp(-g).
   Plain: ``tl.exp(-g)``. Triton 3.6 lowers it, for fp32 on NVIDIA, to ``0 - g``, a multiply by

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Record, on one GPU, everything the course shows from a real run, into one folder per device:
 #   scripts/record_gpu.sh results/gpu/h200 [STEP...]   (then commit the folder; lessons pick it up)
-# STEP: record fp8-proof ue8m0-probe audit-examples doctor compile host clocks bench
+# STEP: record fp8-proof ue8m0-probe audit-examples doctor compile host clocks bench sass
 #       (default: all, in that order)
 # Steps (each bounded, each writing its own files, a failed step does not stop the others):
 #   gpu_record.py        doctor, the repro verdicts, silent corruption, the detection ladder, GPU vs CPU
@@ -12,12 +12,13 @@
 #   kernels bench        tile sweep -> tiles.json, targets, the size sweep, torch.compile baselines
 #   audit examples       lesson 10's kernels at the audit's boundary rows, as found and fixed
 #   kernels doctor/compile   what this GPU gets, and the cross-target compile table
+#   sass_counts.py       SASS instructions per element with the tiles bench just chose (no GPU needed)
 # About 8 minutes on an H200 before host, clocks and ue8m0-probe were added; those three took
 # 83 s together in one device run (2026-11-30): about 10 minutes in all. Run from anywhere; PY picks the interpreter (default python3).
 set -uo pipefail
 out=${1:?usage: scripts/record_gpu.sh OUTDIR [STEP...]   (e.g. results/gpu/h200)}
 shift
-steps=" ${*:-record fp8-proof ue8m0-probe audit-examples doctor compile host clocks bench} "
+steps=" ${*:-record fp8-proof ue8m0-probe audit-examples doctor compile host clocks bench sass} "
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -46,4 +47,5 @@ step() {  # step NAME SECONDS COMMAND...
   step host 120 $PY scripts/host_overhead.py "$out"
   step clocks 150 $PY scripts/gpu_clocks.py "$out"
   step bench 330 $PY -m kernels bench --sweep --sizes --out "$out" --budget-s 300
+  step sass 120 $PY scripts/sass_counts.py "$out"
 } 2>&1 | tee -a "$out/record_gpu.log"
