@@ -287,8 +287,8 @@ def sass_counts() -> dict[str, int]:
 def sass_table(device: str = "h200") -> str:
     """results/gpu/<device>/sass_sm90.json (scripts/sass_counts.py): SASS instructions per output
     element of each kernel at the two target shapes with that device's tiles, in kernels.gpu_math's
-    GPU spelling and in the plain one (tl.exp(-g), the clamp before the cast), with the opcodes that
-    differ."""
+    GPU spelling and in the plain one (tl.exp(-g), the clamp before the cast), the order of the GPU
+    spelling's global loads and stores, and the fp32 opcodes that differ."""
     from . import recorded
     try:
         rec = recorded.load("sass_sm90", device)
@@ -297,7 +297,8 @@ def sass_table(device: str = "h200") -> str:
     by = {(r["kernel"], r["shape"], r["spelling"]): r for r in rec["records"]}
     lines = [f"compiled for {rec['target']}, triton {rec['triton']}, {rec['date']}; "
              f"tiles from {rec['tiles_from']}",
-             f"{'kernel':<15} {'shape':<16} {'plain':>6} {'gpu':>6}   fp32 instructions per warp (plain -> gpu)"]
+             f"{'kernel':<15} {'shape':<16} {'plain':>6} {'gpu':>6}  {'loads (L), stores (S)':<22} "
+             "fp32 instructions per warp (plain -> gpu)"]
     for (kernel, shape, spelling), r in by.items():
         if spelling != "gpu":
             continue
@@ -308,7 +309,7 @@ def sass_table(device: str = "h200") -> str:
         diff = ", ".join(f"{o} {p['opcodes'].get(o, 0)}->{r['opcodes'].get(o, 0)}" for o in ops
                          if p["opcodes"].get(o, 0) != r["opcodes"].get(o, 0))
         lines.append(f"{kernel:<15} {r['M']:>7,} x {r['N']:<6,} {p['per_element']:>6.1f} "
-                     f"{r['per_element']:>6.1f}   {diff}")
+                     f"{r['per_element']:>6.1f}  {r.get('loads_and_stores', '?'):<22} {diff}")
     return "\n".join(lines)
 
 

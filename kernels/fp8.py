@@ -14,8 +14,8 @@ fp32 bit pattern, and the kernels store it through a uint8 view of the output:
 * NaN gives 0x7F, whatever its sign (the H100 gave 0x7F for +NaN; scripts/gpu_fp8_proof.py checks
   every NaN pattern of both signs against the hardware).
 
-The kernels clamp to +-448 before converting, so saturation never matters there; the encoder matches
-the hardware for every input anyway, and ``scripts/gpu_fp8_proof.py`` proves it on a GPU over every
+On a GPU the kernels rely on that saturation instead of clamping to +-448 first (kernels.gpu_math);
+the encoder matches the hardware for every input, and ``scripts/gpu_fp8_proof.py`` proves it on a GPU over every
 fp32 bit pattern in [-480, 480], every infinity and every NaN (tests/test_fp8_software.py does the
 same against PyTorch on the CPU tier).
 

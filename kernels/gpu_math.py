@@ -7,25 +7,32 @@ measured effect: SASS counts in results/gpu/h200/sass_sm90.json, H200 timings be
 ``exp_neg(g)``: silu's exp(-g).
   Plain: ``tl.exp(-g)``. Triton 3.6 lowers it, for fp32 on NVIDIA, to ``0 - g``, a multiply by
   fp32(log2 e) and ``ex2.approx.f32``. The ``0 - g`` cannot be folded into the multiply: it turns
-  -0 into +0. The non-flushing ex2 becomes four SASS instructions around MUFU.EX2.
-  Short: ``tl.exp2(g * -log2 e)``. The multiply gives the same fp32 argument, because negation is
-  exact and round-to-nearest is symmetric. Triton lowers this ex2 to ``ex2.approx.ftz.f32``: one
-  MUFU.EX2.
-  The two differ only where ftz flushes a subnormal:
-  - an argument below -126 gives a result below 2**-126, and 1 + that rounds to 1 either way;
-  - a subnormal argument gives 2**0 = 1 either way.
-  So silu has the same bits for every input. tests/test_gpu_math.py checks this on a GPU for every
-  bf16 and fp16 gate value.
-  On the CPU tier the interpreter computes exp and exp2 with the CPU's own functions. Those differ
-  in the last bit, so only the plain spelling matches kernels.reference there.
+  -0 into +0. For the non-flushing ex2, ptxas adds three SASS instructions around MUFU.EX2: a range
+  check and two conditional multiplies, so that results below 2**-126 come out subnormal.
+  Short: ``tl.exp2(g * -log2 e)``. The multiply gives the same fp32 argument as the plain spelling,
+  because negation is exact and round-to-nearest is symmetric. The one exception is g = +0, which
+  gives -0 instead of +0, and ex2 of either is 1. Triton lowers this ex2 to ``ex2.approx.ftz.f32``:
+  one MUFU.EX2.
+  Why silu keeps its bits:
+  - For every argument >= -126, and for NaN, both spellings run the same MUFU.EX2 on the same input.
+    Subnormal arguments are included: the non-flushing path also passes them straight to MUFU.EX2.
+  - Below -126 (g above about 87.34), the plain result is a subnormal and the short one is 0. So exp
+    itself differs there, but 1 + e rounds to 1 either way.
+  So silu, g / (1 + e), has the same bits for every fp32 g. On an H200, scripts/gpu_spelling_proof.py
+  checks all 2**32 patterns (results/gpu/h200/gpu_spelling.json), and tests/test_gpu_spelling.py
+  checks the kernels on every bf16 and fp16 gate value.
+  On the CPU tier the interpreter computes exp and exp2 with the CPU's own functions. There the
+  argument rounding of the short spelling moves results by up to tens of ulps, so only the plain
+  spelling matches kernels.reference.
 
 ``clamp_e4m3(q)``: the clamp to +-448 before the fp8 cast.
   On a GPU the cast saturates by itself. The hardware path uses ``cvt.rn.satfinite.e4m3x2.f32``,
   and the software encoder (kernels.fp8) saturates too. The clamp is therefore two instructions per
   element that change no finite result.
   Triton's raw interpreter does not saturate (lesson 03), so the CPU tier keeps the clamp.
-  NaN is outside the contract (the launchers' check_finite): the GPU's max.f32 turns it into -448
-  when clamped, while the cast keeps a NaN (0x7F).
+  NaN is outside the contract (the launchers' check_finite). Upstream's clamp turns a NaN into -448
+  (max.f32 returns the other operand), while the cast alone keeps it NaN (0x7F). So on NaN input the
+  course's GPU kernels no longer match upstream's bytes; on finite input they do.
 """
 from __future__ import annotations
 
@@ -44,7 +51,7 @@ FP8_MAX = tl.constexpr(_FP8_MAX)
 
 @triton.jit
 def exp_neg(g):
-    """exp(-g) for fp32 g: bit-identical to tl.exp(-g) on a GPU; the short spelling there."""
+    """exp(-g) for fp32 g, for silu: on a GPU the short spelling, whose silu has tl.exp(-g)'s bits."""
     if GPU_SPELLING:
         e = tl.exp2(g * NEG_LOG2E)
     else:

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Record, on one GPU, everything the course shows from a real run, into one folder per device:
 #   scripts/record_gpu.sh results/gpu/h200 [STEP...]   (then commit the folder; lessons pick it up)
-# STEP: record fp8-proof ue8m0-probe audit-examples doctor compile host clocks bench sass
+# STEP: record fp8-proof ue8m0-probe spelling audit-examples doctor compile host clocks bench sass
 #       (default: all, in that order)
 # Steps (each bounded, each writing its own files, a failed step does not stop the others):
 #   gpu_record.py        doctor, the repro verdicts, silent corruption, the detection ladder, GPU vs CPU
 #   gpu_fp8_proof.py     the software e4m3 encoder vs the hardware conversion, kernels both ways
 #   gpu_ue8m0_probe.py   the kernels' log2 route near powers of two vs the CPU's (lesson 05)
+#   gpu_spelling_proof.py  kernels.gpu_math's spellings vs the plain ones, all 2**32 fp32 (lesson 09)
 #   host_overhead.py     the host time of each layer of a small call (lesson 09)
 #   gpu_clocks.py        SM clock, power and throttling in sustained loops (lesson 09)
 #   kernels bench        tile sweep -> tiles.json, targets, the size sweep, torch.compile baselines
@@ -18,7 +19,7 @@
 set -uo pipefail
 out=${1:?usage: scripts/record_gpu.sh OUTDIR [STEP...]   (e.g. results/gpu/h200)}
 shift
-steps=" ${*:-record fp8-proof ue8m0-probe audit-examples doctor compile host clocks bench sass} "
+steps=" ${*:-record fp8-proof ue8m0-probe spelling audit-examples doctor compile host clocks bench sass} "
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -41,6 +42,7 @@ step() {  # step NAME SECONDS COMMAND...
   step record 300 $PY scripts/gpu_record.py --out "$out"
   step fp8-proof 150 $PY scripts/gpu_fp8_proof.py "$out"
   step ue8m0-probe 150 $PY scripts/gpu_ue8m0_probe.py "$out"
+  step spelling 60 $PY scripts/gpu_spelling_proof.py "$out"
   step audit-examples 200 $PY -m course.audit.examples.prove "$out"
   step doctor 60 sh -c "$PY -m kernels doctor --json > '$out/doctor_kernels.json' && $PY -m kernels doctor"
   step compile 200 sh -c "$PY -m kernels compile --arch 75 80 86 89 90 100 > '$out/compile_table.txt'; cat '$out/compile_table.txt'"

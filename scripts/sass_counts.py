@@ -7,9 +7,12 @@ For each kernel, at the two target shapes, the tile comes from OUT_DIR/tiles.jso
 - as the course launches it on a GPU (kernels.gpu_math's spelling);
 - as kernels.bench.PLAIN rebuilds it (tl.exp(-g), and the clamp before the fp8 cast).
 Each cubin is disassembled with the nvdisasm that ships with Triton, and the instructions are counted
-by opcode. The kernels have no loops (the packed word's four groups are unrolled), so each warp runs
-every instruction once: instructions x 32 lanes x warps / elements per program is the count per
-output element. Writes OUT_DIR/sass_sm90.json; lesson 09 shows it.
+by opcode, and the order of the global loads and stores is kept (`loads_and_stores`: L and S in
+program order). The kernels have no loops (the packed word's four groups are unrolled), so a warp runs
+each instruction at most once: instructions x 32 lanes x warps / elements per program is the count per
+output element. It overstates what runs by about 1-3 %: the count includes alignment NOPs and the
+final self-branch, which never run, and a warp whose rows all lie past the scales' padding exits
+before the last store. Writes OUT_DIR/sass_sm90.json; lesson 09 shows it.
 """
 from __future__ import annotations
 
@@ -67,6 +70,12 @@ def compile_sass(fn, kernel: str, m: int, n: int, tile: dict) -> tuple[str, int]
     return sass, elements
 
 
+def memory_order(sass: str) -> str:
+    """The global loads (L) and stores (S) in program order: where the compiler put them."""
+    return "".join("L" if m.group(1) == "LDG" else "S" for line in sass.splitlines()
+                   if (m := OPCODE.match(line)) and m.group(1) in ("LDG", "STG"))
+
+
 def count(sass: str) -> collections.Counter:
     ops = collections.Counter()
     for line in sass.splitlines():
@@ -94,9 +103,10 @@ def main(out: str) -> int:
                 records.append({"kernel": kernel, "shape": shape, "M": m, "N": n, "tile": tile,
                                 "spelling": spelling, "per_element": round(per_element, 2),
                                 "instructions_per_warp": sum(ops.values()),
+                                "loads_and_stores": memory_order(sass),
                                 "opcodes": dict(ops.most_common())})
                 print(f"{kernel:<15} {shape:<5} {spelling:<5} {per_element:5.1f} per element "
-                      f"({sum(ops.values())} per warp, tile {tile})")
+                      f"({sum(ops.values())} per warp, tile {tile}) {memory_order(sass)}")
     doc = {"what": "SASS instructions per output element, compiled for sm_90 (see the script's docstring)",
            "command": f"python scripts/sass_counts.py {out}",
            "date": datetime.date.today().isoformat(), "triton": triton.__version__,
