@@ -170,9 +170,9 @@ LABELS = {
     "colmajor": "course colmajor (fp32 scales)",
     "colmajor_ue8m0": "course colmajor, UE8M0 scales",
     "packed": "course packed (UE8M0, 4 per int32)",
-    "colmajor_plain": "colmajor spelled as before gpu_math (bench only)",
-    "colmajor_ue8m0_plain": "colmajor UE8M0 spelled as before (bench only)",
-    "packed_plain": "packed spelled as before gpu_math (bench only)",
+    "colmajor_plain": "colmajor, plain spelling (bench only)",
+    "colmajor_ue8m0_plain": "colmajor UE8M0, plain spelling (bench only)",
+    "packed_plain": "packed, plain spelling (bench only)",
     "colmajor_no_exp": "colmajor with exp(-g) -> g*g (bench only)",
     "packed_no_exp": "packed with exp(-g) -> g*g (bench only)",
     "compile_ref": "torch.compile, the course's reference",
@@ -294,7 +294,19 @@ def sass_table(device: str = "h200") -> str:
         rec = recorded.load("sass_sm90", device)
     except FileNotFoundError:
         return f"(no sass_sm90.json for {device}: python scripts/sass_counts.py results/gpu/{device})"
+    except (OSError, ValueError) as e:
+        return f"(results/gpu/{device}/sass_sm90.json cannot be read: {e})"
+    try:
+        return _sass_lines(rec)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        return (f"(results/gpu/{device}/sass_sm90.json is not what scripts/sass_counts.py writes "
+                f"({type(e).__name__}: {e}); re-run the script)")
+
+
+def _sass_lines(rec: dict) -> str:
     by = {(r["kernel"], r["shape"], r["spelling"]): r for r in rec["records"]}
+    if not any(k[2] == "gpu" for k in by):
+        raise ValueError("no record of the GPU spelling")
     lines = [f"compiled for {rec['target']}, triton {rec['triton']}, {rec['date']}; "
              f"tiles from {rec['tiles_from']}",
              f"{'kernel':<15} {'shape':<16} {'plain':>6} {'gpu':>6}  {'loads (L), stores (S)':<22} "

@@ -117,12 +117,18 @@ def kernel_variant(module, name: str, old: str | tuple[str, ...], new: str | tup
     For benchmark-only variants: the course kernel stays the one source, with named changes.
     `old` (or each of a tuple, replaced by the matching `new`) must occur exactly once."""
     src = textwrap.dedent(inspect.getsource(getattr(module, name).fn))
+    if isinstance(old, tuple) != isinstance(new, tuple):
+        raise TypeError("old and new must both be strings or both tuples of strings")
     olds, news = (old, new) if isinstance(old, tuple) else ((old,), (new,))
-    if len(olds) != len(news):
+    if len(olds) != len(news) or not olds:
         raise ValueError(f"{len(olds)} expressions to replace, {len(news)} replacements")
+    if not all(isinstance(t, str) and t for t in olds + news) or len(set(olds)) != len(olds):
+        raise ValueError("each expression and replacement must be a non-empty string, each expression once")
     for o, n in zip(olds, news):
         if src.count(o) != 1:
             raise RuntimeError(f"{name}: expected exactly one {o!r} in the kernel source")
+        if o == n:
+            raise ValueError(f"{o!r} replaced by itself: the variant would be the kernel")
         src = src.replace(o, n)
     vname = f"{name}__{tag}"
     src = src.replace(f"def {name}(", f"def {vname}(")

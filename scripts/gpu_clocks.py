@@ -90,7 +90,11 @@ def main() -> int:
                 time.sleep(1.0)   # a gap between phases, so samples are not attributed twice
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:   # a sampler that ignores SIGTERM must not cost the run
+            proc.kill()
+            proc.wait()
         log.seek(0)
         text = log.read()
     samples = []

@@ -10,9 +10,9 @@ Each cubin is disassembled with the nvdisasm that ships with Triton, and the ins
 by opcode, and the order of the global loads and stores is kept (`loads_and_stores`: L and S in
 program order). The kernels have no loops (the packed word's four groups are unrolled), so a warp runs
 each instruction at most once: instructions x 32 lanes x warps / elements per program is the count per
-output element. It overstates what runs by about 1-3 %: the count includes alignment NOPs and the
-final self-branch, which never run, and a warp whose rows all lie past the scales' padding exits
-before the last store. Writes OUT_DIR/sass_sm90.json; lesson 09 shows it.
+output element. NOP padding and the final branch-to-itself, which never run, are not counted; a warp
+whose rows all lie past the scales' padding exits before the last store, so the count is what a full
+warp runs. Writes OUT_DIR/sass_sm90.json; lesson 09 shows it.
 """
 from __future__ import annotations
 
@@ -77,16 +77,35 @@ def memory_order(sass: str) -> str:
 
 
 def count(sass: str) -> collections.Counter:
+    """Instructions by opcode, without what never runs: NOP padding, and the branch-to-itself after the
+    last EXIT that ends every cubin."""
     ops = collections.Counter()
-    for line in sass.splitlines():
-        if m := OPCODE.match(line):
-            ops[m.group(1)] += 1
+    lines = [m for line in sass.splitlines() if (m := OPCODE.match(line))]
+    last_exit = max((i for i, m in enumerate(lines) if m.group(1) == "EXIT"), default=-1)
+    for i, m in enumerate(lines):
+        op = m.group(1)
+        if op == "NOP" or (op == "BRA" and i > last_exit):
+            continue
+        ops[op] += 1
+    # a disassembly this parser misread would give counts without the kernels' known instructions
+    missing = {"LDG", "STG", "MUFU", "EXIT"} - set(ops)
+    if missing:
+        raise RuntimeError(f"nvdisasm output not understood: no {sorted(missing)} found")
     return ops
 
 
 def main(out: str) -> int:
-    with open(os.path.join(out, "tiles.json")) as f:
-        table = json.load(f)
+    path = os.path.join(out, "tiles.json")
+    try:
+        with open(path) as f:
+            table = json.load(f)
+        for kernel in ("colmajor", "colmajor_ue8m0", "packed"):
+            for m, n in SHAPES.values():
+                table_tile(table, kernel, m, n)
+    except (OSError, ValueError) as e:
+        sys.exit(f"sass_counts: cannot read {path} ({e}); record one with python -m kernels bench --sweep")
+    except (KeyError, TypeError, AttributeError) as e:
+        sys.exit(f"sass_counts: {path} has no tile for {e} (kernels.tiles format, both M buckets needed)")
     records = []
     for shape, (m, n) in SHAPES.items():
         for kernel in ("colmajor", "colmajor_ue8m0", "packed"):

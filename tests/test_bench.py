@@ -89,6 +89,21 @@ def test_kernel_variant_refuses_an_expression_that_is_not_there_once():
         bench.kernel_variant(colmajor, "silu_mul_fp8_colmajor_kernel", "tl.load(", "tl.load(", "x")
 
 
+@pytest.mark.parametrize("old,new,error", [
+    (("gpu_math.exp_neg(g)", "gpu_math.clamp_e4m3(ys)"), "gy", TypeError),   # a str walks its characters
+    ("gpu_math.exp_neg(g)", ("g",), TypeError),
+    ((), (), ValueError),
+    (("gpu_math.exp_neg(g)",), ("g", "h"), ValueError),
+    (("gpu_math.exp_neg(g)", "gpu_math.exp_neg(g)"), ("g", "h"), ValueError),
+    (("gpu_math.exp_neg(g)",), ("",), ValueError),
+    (("gpu_math.exp_neg(g)",), (None,), ValueError),
+    ("gpu_math.exp_neg(g)", "gpu_math.exp_neg(g)", ValueError),   # the variant would be the kernel
+])
+def test_kernel_variant_refuses_arguments_that_do_not_name_one_change_each(old, new, error):
+    with pytest.raises(error):
+        bench.kernel_variant(colmajor, "silu_mul_fp8_colmajor_kernel", old, new, "x")
+
+
 class _FakeTimer:
     """Deterministic times per case, and a log of the order in which cases were timed."""
 

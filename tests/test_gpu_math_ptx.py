@@ -24,6 +24,7 @@ from triton.compiler import ASTSource
 import triton.language as tl
 from kernels.colmajor import silu_mul_fp8_colmajor_kernel
 from kernels.packed import silu_mul_fp8_packed_kernel
+from kernels.bench import PLAIN, kernel_variant
 
 
 @triton.jit
@@ -60,6 +61,11 @@ for name, (k, const) in KERNELS.items():
             sig[p.name] = "fp32" if p.name in FLOATS else "i32"
     ptx = triton.compile(ASTSource(k, sig, cst), target=GPUTarget("cuda", 90, 32)).asm["ptx"]
     out[name] = facts(ptx)
+    # the kernel as kernels.bench.PLAIN rebuilds it (the "before" of lesson 09's comparisons)
+    base = "packed" if name == "packed" else "colmajor"
+    plain = kernel_variant(inspect.getmodule(k), k.__name__, *PLAIN[base], "plain")
+    ptx = triton.compile(ASTSource(plain, sig, cst), target=GPUTarget("cuda", 90, 32)).asm["ptx"]
+    out[name + " plain"] = facts(ptx)
 probe = ASTSource(exp_probe, {"x_ptr": "*fp32", "e_ptr": "*fp32", "BLOCK": "constexpr"}, {"BLOCK": 128})
 out["tl.exp(-x)"] = facts(triton.compile(probe, target=GPUTarget("cuda", 90, 32)).asm["ptx"])
 print(json.dumps(out))
@@ -97,6 +103,16 @@ def test_exp2_and_ceil_instructions_and_no_plain_exp(ptx_math, kernel):
 @pytest.mark.parametrize("kernel", ["colmajor", "packed"])
 def test_no_clamp_to_448_before_the_cast_on_the_gpu(ptx_math, kernel):
     assert not ptx_math[kernel]["clamp_448"], ptx_math[kernel]
+
+
+@pytest.mark.parametrize("kernel", ["colmajor", "packed"])
+def test_plain_variant_is_upstreams_spelling(ptx_math, kernel):
+    """kernels.bench.PLAIN must rebuild the kernel as it was: tl.exp (non-flushing ex2, no multiply by
+    -log2 e) and the clamp before the cast. Otherwise the *_plain timings and sass_counts' "plain"
+    column would compare the kernel with itself."""
+    got = ptx_math[kernel + " plain"]
+    assert "ex2.approx.f32" in got["ops"] and not got["mul_neg_log2e"], got
+    assert got["clamp_448"], got
 
 
 def test_what_tl_exp_of_minus_x_becomes(ptx_math):

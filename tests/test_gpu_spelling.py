@@ -85,6 +85,30 @@ def _silu_two_ways(g_ptr, plain_ptr, short_ptr, n, BLOCK: tl.constexpr):
     tl.store(short_ptr + offs, g / (1.0 + gpu_math.exp_neg(g)), mask=ok)
 
 
+@triton.jit
+def _exp_neg_and_silu(g_ptr, e_ptr, s_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    ok = offs < n
+    g = tl.load(g_ptr + offs, mask=ok)
+    e = gpu_math.exp_neg(g)
+    tl.store(e_ptr + offs, e, mask=ok)
+    tl.store(s_ptr + offs, g / (1.0 + e), mask=ok)
+
+
+@pytest.mark.skipif(TIER != "cpu", reason="the CPU tier's spelling; the GPU's is checked below")
+def test_cpu_tier_exp_neg_is_the_references_exp_on_every_16_bit_value():
+    """On the CPU tier exp_neg must be the reference's exp(-g) bit for bit (the plain spelling): the
+    short one moves results by up to tens of ulps there, which turns some fp8 ties the other way."""
+    from kernels import reference as R
+    bits = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16)
+    g = torch.cat([bits.view(torch.bfloat16).float(), bits.view(torch.float16).float()])
+    g = g[torch.isfinite(g)].contiguous()
+    e, s = torch.empty_like(g), torch.empty_like(g)
+    _exp_neg_and_silu[(triton.cdiv(g.numel(), 4096),)](g, e, s, g.numel(), BLOCK=4096)
+    assert torch.equal(e.view(torch.int32), torch.exp(-g).view(torch.int32))
+    assert torch.equal(s.view(torch.int32), R.silu_fp32(g).view(torch.int32))
+
+
 @gpu
 def test_gpu_silu_exp_spellings_agree_on_every_16_bit_value_and_random_fp32():
     bits = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16)
