@@ -6,11 +6,15 @@ from the hardware (see the course's interpreter notes):
 * fp32 -> fp8 e4m3 (``tl.float8e4nv``): ties not rounded to even, subnormals rounded twice, the
   mantissa carry dropped (-31.6 -> -16), and no saturation (464 -> NaN).
 * fp32 -> bf16: truncates instead of rounding to nearest even.
+* bf16 -> fp32: turns bf16 subnormals (|x| < 2**-126) into the wrong fp32 values (2**-133 loads as
+  0, 2**-126 - 2**-133 as 2**-127 + ...), although the widening is exact on the GPU (the bf16 bits
+  are the fp32 bits' upper half).
 
-On the GPU both conversions round to nearest even, and fp8 saturates at +-448 (inf -> 448, NaN stays
-NaN). :func:`enable_gpu_rounding` swaps the interpreter's conversion routine, for exactly these two
-round-to-nearest-even casts, for PyTorch's conversion with the GPU's saturation. Every other
-conversion still goes through Triton's own routine.
+On the GPU both narrowing conversions round to nearest even, and fp8 saturates at +-448 (inf -> 448,
+NaN stays NaN). :func:`enable_gpu_rounding` swaps the interpreter's conversion routine, for exactly
+these two round-to-nearest-even casts, for PyTorch's conversion with the GPU's saturation, and for
+the bf16 widening, for the exact shift of the bits. Every other conversion still goes through
+Triton's own routine.
 
 It also routes the interpreter's fp32 ``exp`` and ``log2`` through PyTorch, the functions the
 course's references use, so the CPU tier and the references evaluate one function, not two libms
@@ -73,6 +77,10 @@ def enable_gpu_rounding() -> None:
         # rounding_mode None comes from cast_impl's fp32 -> bf16 truncation path, RTNE from .to(fp8)
         if src == tl.float32 and dst in targets and rounding_mode in (None, ir.ROUNDING_MODE.RTNE):
             return _torch_convert(data, targets[dst])
+        if src == tl.bfloat16 and dst == tl.float32:
+            # exact: the bf16 bits become the upper half of the fp32 bits, subnormals included
+            bits = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint16)
+            return (bits.astype(np.uint32) << 16).reshape(np.shape(data))
         return original(data, src, dst, rounding_mode)
 
     ti._convert_float = convert_float
@@ -89,23 +97,26 @@ def _canary() -> None:
     import triton.language as tl
 
     @triton.jit
-    def cast_kernel(x_ptr, f8_ptr, bf_ptr, e_ptr, BLOCK: tl.constexpr):
+    def cast_kernel(x_ptr, f8_ptr, bf_ptr, e_ptr, w_ptr, BLOCK: tl.constexpr):
         offs = tl.arange(0, BLOCK)
         x = tl.load(x_ptr + offs)
         tl.store(f8_ptr + offs, x.to(tl.float8e4nv))
         tl.store(bf_ptr + offs, x.to(tl.bfloat16))
         tl.store(e_ptr + offs, tl.exp(x))
+        tl.store(w_ptr + offs, tl.load(bf_ptr + offs).to(tl.float32))   # bf16 widened back
 
-    # a tie (rounds to even), a carry (-31.6), a subnormal, the saturation edge, a bf16 tie
-    vals = [1.0625, -31.6, 0.0029296875, 464.0, 1.00390625, 0.1, -126.3, 3.0e-3]
+    # a tie (rounds to even), a carry (-31.6), a subnormal, the saturation edge, a bf16 tie, and a
+    # value whose bf16 is subnormal (2**-133: the widening must give it back)
+    vals = [1.0625, -31.6, 0.0029296875, 464.0, 1.00390625, 0.1, -126.3, 2.0**-133]
     x = torch.tensor(vals, dtype=torch.float32)
     f8 = torch.empty(8, dtype=torch.float8_e4m3fn)
     bf = torch.empty(8, dtype=torch.bfloat16)
     e = torch.empty(8, dtype=torch.float32)
-    cast_kernel[(1,)](x, f8, bf, e, BLOCK=8)
+    w = torch.empty(8, dtype=torch.float32)
+    cast_kernel[(1,)](x, f8, bf, e, w, BLOCK=8)
     want_f8 = x.clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn).view(torch.uint8)
     ok = (torch.equal(f8.view(torch.uint8), want_f8) and torch.equal(bf, x.to(torch.bfloat16))
-          and torch.equal(e, torch.exp(x)))
+          and torch.equal(e, torch.exp(x)) and torch.equal(w, bf.float()))
     if not ok:
         raise InterpreterDriftError(
             "the interpreter correction was installed but the canary kernel still rounds differently "

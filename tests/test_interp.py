@@ -210,6 +210,39 @@ def test_bf16_ties_round_to_even():
     assert bf_down.tolist() == b[1:-1].tolist()
 
 
+@triton.jit
+def _widen_kernel(b_ptr, f_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    ok = offs < n
+    tl.store(f_ptr + offs, tl.load(b_ptr + offs, mask=ok).to(tl.float32), mask=ok)
+
+
+def test_every_bf16_pattern_widens_exactly():
+    """bf16 -> fp32 is exact on the GPU (the bits shifted up by 16); the raw interpreter got the
+    subnormals wrong (2**-133 loaded as 0)."""
+    b = torch.arange(0, 1 << 16, dtype=torch.int32).to(torch.int16)
+    f = torch.empty(b.numel(), dtype=torch.float32)
+    _widen_kernel[(triton.cdiv(b.numel(), BLOCK),)](b.view(torch.bfloat16), f, b.numel(), BLOCK=BLOCK)
+    want = (b.to(torch.int32) & 0xFFFF) << 16
+    assert torch.equal(f.view(torch.int32), want)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_kernels_match_the_reference_for_subnormal_gates_and_a_huge_up(dtype):
+    """A subnormal gate with up = 1e30 (1e4 in fp16) makes silu * up a normal number, so a wrong
+    widening of the gate shows in the codes and the scales."""
+    bits = torch.arange(1, 129, dtype=torch.int32).to(torch.int16)
+    g = torch.cat([bits, bits | -0x8000]).view(dtype).reshape(2, 128)
+    up = torch.full((2, 128), 1e30 if dtype == torch.bfloat16 else 1e4, dtype=torch.float32).to(dtype)
+    x = torch.cat([g, up], dim=1).repeat(2, 1).contiguous()
+    for got, want in ((kernels.silu_mul_fp8_colmajor(x), kernels.silu_mul_fp8_colmajor_ref(x)),
+                      (kernels.silu_mul_fp8_colmajor(x, use_ue8m0=True),
+                       kernels.silu_mul_fp8_colmajor_ref(x, True)),
+                      (kernels.silu_mul_fp8_packed(x), kernels.silu_mul_fp8_packed_ref(x))):
+        assert torch.equal(got[0].view(torch.uint8), want[0].view(torch.uint8))
+        assert torch.equal(got[1], want[1])
+
+
 # ---------------------------------------------------------------------------------------------
 # the correction is necessary, and it refuses unverified Triton versions (in a child process:
 # the raw interpreter must be chosen before kernels is imported)
