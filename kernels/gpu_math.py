@@ -1,4 +1,4 @@
-"""Two steps of the kernels, spelled for the GPU: the same bits as the plain spelling, fewer instructions.
+"""Two steps of the kernels spelled for the GPU: fewer instructions, the same silu and codes on finite input.
 
 Both kernels call these helpers. On a GPU they take the short spelling; on the CPU tier (Triton's
 interpreter) the plain one, for the reasons given below. Lesson 09 ("An instruction diet") shows the
@@ -16,8 +16,8 @@ measured effect: SASS counts in results/gpu/h200/sass_sm90.json, H200 timings be
   Why silu keeps its bits:
   - For every argument >= -126, and for NaN, both spellings run the same MUFU.EX2 on the same input.
     Subnormal arguments are included: the non-flushing path also passes them straight to MUFU.EX2.
-  - Below -126 (g above about 87.34), the plain result is a subnormal and the short one is 0. So exp
-    itself differs there, but 1 + e rounds to 1 either way.
+  - Below -126 (g from about 87.34 to 103.97), the plain result is a subnormal and the short one is 0
+    (beyond, both are 0). So exp itself differs there, but 1 + e rounds to 1 either way.
   So silu, g / (1 + e), has the same bits for every fp32 g. On an H200, scripts/gpu_spelling_proof.py
   checks all 2**32 patterns (results/gpu/h200/gpu_spelling.json), and tests/test_gpu_spelling.py
   checks the kernels on every bf16 and fp16 gate value.

@@ -46,3 +46,54 @@ def test_gpu_spelling_saves_instructions(fresh):
     for (kernel, shape, spelling), per in by.items():
         if spelling == "gpu":
             assert by[(kernel, shape, "plain")] - per >= 4.5, (kernel, shape, per)
+
+
+def _run(out, *args):
+    return subprocess.run([sys.executable, f"{ROOT}/scripts/sass_counts.py", str(out), *args],
+                          capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""})
+
+
+@pytest.mark.parametrize("content,says", [
+    (None, "cannot read"), ("{not json", "cannot read"), ("{}", "has no tile for"),
+    ('{"tiles": {"colmajor": {}}}', "has no tile for"),
+])
+def test_a_bad_tile_table_gets_a_message_before_any_compile(tmp_path, content, says):
+    if content is not None:
+        (tmp_path / "tiles.json").write_text(content)
+    r = _run(tmp_path)
+    assert r.returncode != 0 and says in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / "sass_sm90.json").exists()
+
+
+def test_a_disassembly_it_does_not_understand_is_an_error():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("sass_counts", f"{ROOT}/scripts/sass_counts.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(RuntimeError, match="not understood"):
+        mod.count("        /*0000*/                   MOV R1, c[0x0][0x28] ;\n")
+    lines = [f"        /*{16 * i:04x}*/                   {op} ;" for i, op in
+             enumerate(["LDG.E R2, desc[UR4][R2.64]", "MUFU.EX2 R3, R2", "STG.E desc[UR4][R4.64], R3",
+                        "EXIT", "BRA `(.L_x_0)", "NOP", "NOP"])]
+    ops = mod.count("\n".join(lines))
+    assert ops == {"LDG": 1, "MUFU": 1, "STG": 1, "EXIT": 1}   # padding and the final branch left out
+
+
+@pytest.mark.parametrize("rec,says", [
+    (ValueError("Expecting value"), "cannot be read"),
+    ({}, "not what scripts/sass_counts.py writes"),
+    ({"records": [], "target": "t", "triton": "3.6.0", "date": "d", "tiles_from": "f"}, "no record of the GPU"),
+    ({"records": [{"kernel": "k", "shape": "s", "spelling": "gpu", "M": 1, "N": 1, "per_element": 1.0,
+                   "opcodes": {}}], "target": "t", "triton": "3.6.0", "date": "d", "tiles_from": "f"},
+     "not what scripts/sass_counts.py writes"),
+])
+def test_sass_table_explains_a_broken_recording(monkeypatch, rec, says):
+    from course import perf, recorded
+
+    def fake(name, device):
+        if isinstance(rec, Exception):
+            raise rec
+        return rec
+    monkeypatch.setattr(recorded, "load", fake)
+    assert says in perf.sass_table("h200")
