@@ -230,7 +230,7 @@ def _compiled_anything(jit_fn) -> bool:
 
 
 # kernels.gpu_math's two steps spelled as upstream spells them: tl.exp(-g), and the clamp to +-448
-# before the fp8 cast (lesson 09's "instruction diet": the kernels before it, the same bits)
+# before the fp8 cast (lesson 09, "Fewer instructions, the same bits": the kernels before it)
 PLAIN = {
     "colmajor": (("gpu_math.exp_neg(g)", "gpu_math.clamp_e4m3(ys)"),
                  ("tl.exp(-g)", "tl.minimum(tl.maximum(ys, -FP8_MAX), FP8_MAX)")),

@@ -1,7 +1,7 @@
 """Two steps of the kernels spelled for the GPU: fewer instructions, the same silu and codes on finite input.
 
 Both kernels call these helpers. On a GPU they take the short spelling; on the CPU tier (Triton's
-interpreter) the plain one, for the reasons given below. Lesson 09 ("An instruction diet") shows the
+interpreter) the plain one, for the reasons given below. Lesson 09 ("Fewer instructions, the same bits") shows the
 measured effect: SASS counts in results/gpu/h200/sass_sm90.json, H200 timings beside them.
 
 ``exp_neg(g)``: silu's exp(-g).

@@ -6,9 +6,9 @@ from the hardware (see the course's interpreter notes):
 * fp32 -> fp8 e4m3 (``tl.float8e4nv``): ties not rounded to even, subnormals rounded twice, the
   mantissa carry dropped (-31.6 -> -16), and no saturation (464 -> NaN).
 * fp32 -> bf16: truncates instead of rounding to nearest even.
-* bf16 -> fp32: turns bf16 subnormals (|x| < 2**-126) into the wrong fp32 values (2**-133 loads as
-  0, 2**-126 - 2**-133 as 2**-127 + ...), although the widening is exact on the GPU (the bf16 bits
-  are the fp32 bits' upper half).
+* bf16 -> fp32: turns bf16 subnormals (|x| < 2**-126) into wrong fp32 values (2**-133 loads as 0,
+  3 * 2**-133 as 2**-127), although the widening is exact on the GPU (the bf16 bits are the fp32
+  bits' upper half).
 
 On the GPU both narrowing conversions round to nearest even, and fp8 saturates at +-448 (inf -> 448,
 NaN stays NaN). :func:`enable_gpu_rounding` swaps the interpreter's conversion routine, for exactly
