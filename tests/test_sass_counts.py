@@ -68,9 +68,12 @@ def test_a_bad_tile_table_gets_a_message_before_any_compile(tmp_path, content, s
 
 def test_a_disassembly_it_does_not_understand_is_an_error():
     import importlib.util
+    import os
+    before = os.environ.get("TRITON_INTERPRET")
     spec = importlib.util.spec_from_file_location("sass_counts", f"{ROOT}/scripts/sass_counts.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    assert os.environ.get("TRITON_INTERPRET") == before   # importing it must not switch this process's tier
     with pytest.raises(RuntimeError, match="not understood"):
         mod.count("        /*0000*/                   MOV R1, c[0x0][0x28] ;\n")
     lines = [f"        /*{16 * i:04x}*/                   {op} ;" for i, op in
