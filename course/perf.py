@@ -241,11 +241,12 @@ def pipe_floors(M: int, N: int, gpu: str = "H200", sfu_per_element: int = 3,
 
 
 _SASS_CHILD = r"""
-import inspect, os, re, subprocess, sys, tempfile
+import re, sys
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 from kernels.colmajor import silu_mul_fp8_colmajor_kernel as k
+from kernels.compile import disassemble
 types = {"x_ptr": "*bf16", "q_ptr": "*fp8e4nv", "s_ptr": "*fp32", "eps": "fp32", "clamp_limit": "fp32"}
 const = {"BLOCK_M": 8, "GROUPS": 8, "USE_UE8M0": False, "INDEX_64": True, "SOFTWARE_FP8": False,
          "HAS_CLAMP": False}
@@ -258,11 +259,7 @@ for p in k.params:
     else:
         sig[p.name] = types.get(p.name, "i32")
 c = triton.compile(ASTSource(k, sig, cst), target=GPUTarget("cuda", 90, 32), options={"num_warps": 8})
-with tempfile.NamedTemporaryFile(suffix=".cubin", delete=False) as f:
-    f.write(c.asm["cubin"])
-nvdisasm = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
-sass = subprocess.run([nvdisasm, "-c", f.name], capture_output=True, text=True, check=True).stdout
-os.unlink(f.name)
+sass = disassemble(c)
 ops = re.findall(r"\b(MUFU\.\w+|FFMA|FMUL|FADD)\b", sass)
 print(" ".join(f"{o}={ops.count(o)}" for o in sorted(set(ops))))
 """

@@ -61,18 +61,19 @@ def _modes():
                    dict(INDEX_64=index == "int64", ROWS_ON_AXIS0=axis == 0))
 
 
-def _launch_args(kernel: str, dtype: str, software: bool):
+def _launch_args(kernel: str, dtype: str, software: bool, m: int = DEMO_M, n: int = DEMO_N,
+                 tile: dict | None = None, use_ue8m0: bool = False):
     """(runtime arg values by name, pointer types by name, constexprs, options) exactly as the
-    launcher passes them for the demo shape (its own kernel_args), with the fixed tile the CPU tier
-    and the upstream variants use (kernels.tiles.CPU_TILES): a compile check, not a tuned launch."""
+    launcher passes them for shape (m, n) (its own kernel_args), with `tile` (default: the fixed tile
+    the CPU tier and the upstream variants use, kernels.tiles.CPU_TILES: a compile check, not a
+    tuned launch). kernel: "colmajor" or "packed"."""
     from . import colmajor, packed, tiles
-    m, n = DEMO_M, DEMO_N
     q = "*u8" if software else "*fp8e4nv"
-    t = tiles.CPU_TILES[kernel]
+    t = tile or tiles.CPU_TILES[kernel]
     if kernel == "colmajor":
         gpp = math.gcd(n // 256, t["groups_per_program"])
         args = colmajor.kernel_args(m, n, eps=1e-10, index="int64", block_m=t["block_m"],
-                                    groups=gpp, use_ue8m0=False)
+                                    groups=gpp, use_ue8m0=use_ue8m0)
         ptrs = dict(x_ptr=f"*{dtype}", q_ptr=q, s_ptr="*fp32")
     else:
         args = packed.kernel_args(m, n, index="int64", rows_axis=0, block_m=t["block_m"])
@@ -102,6 +103,19 @@ def _source(fn, values, ptrs, consts):
             if v % 16 == 0:
                 attrs[(i,)] = [["tt.divisibility", 16]]
     return ASTSource(fn, signature, constexprs, attrs)
+
+
+def disassemble(compiled) -> str:
+    """The SASS of a compiled kernel, from the nvdisasm that ships with Triton (no GPU needed)."""
+    import tempfile
+
+    import triton
+    nvdisasm = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(compiled.asm["cubin"])
+        f.flush()
+        return subprocess.run([nvdisasm, "-c", f.name], capture_output=True, text=True,
+                              check=True).stdout
 
 
 def _reason(e: BaseException) -> str:

@@ -21,9 +21,7 @@ import datetime
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -37,7 +35,6 @@ from triton.backends.compiler import GPUTarget  # noqa: E402
 from kernels import bench, colmajor, compile as kc, packed, tiles  # noqa: E402
 
 SHAPES = {"large": (524_416, 8_192), "small": (4_096, 7_168)}
-NVDISASM = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "nvdisasm")
 OPCODE = re.compile(r"^\s*/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_]*)")
 
 
@@ -49,27 +46,13 @@ def table_tile(table: dict, kernel: str, m: int, n: int) -> dict:
 
 def compile_sass(fn, kernel: str, m: int, n: int, tile: dict) -> tuple[str, int]:
     """(SASS text, elements per program) of fn compiled for sm_90 with the launcher's arguments."""
-    if kernel == "packed":
-        args = packed.kernel_args(m, n, index="int64", rows_axis=0, block_m=tile["block_m"])
-        ptrs = dict(x_ptr="*bf16", q_ptr="*fp8e4nv", s_ptr="*i32")
-        elements = tile["block_m"] * 4 * 128
-    else:
-        gpp = min(tile["groups_per_program"], (n // 256) & -(n // 256))
-        args = colmajor.kernel_args(m, n, eps=1e-10, index="int64", block_m=tile["block_m"],
-                                    groups=gpp, use_ue8m0=kernel == "colmajor_ue8m0")
-        ptrs = dict(x_ptr="*bf16", q_ptr="*fp8e4nv", s_ptr="*fp32")
-        elements = tile["block_m"] * gpp * 128
-    consts = {k: v for k, v in args.items() if k.isupper()}
+    base = "packed" if kernel == "packed" else "colmajor"
+    values, ptrs, consts, options = kc._launch_args(base, "bf16", False, m, n, tile,
+                                                    use_ue8m0=kernel == "colmajor_ue8m0")
     consts["SOFTWARE_FP8"] = False                       # sm_90 converts fp8 in hardware
-    values = {k: v for k, v in args.items() if not k.isupper()}
-    compiled = kc._compile(kc._source(fn, values, ptrs, consts), GPUTarget("cuda", 90, 32),
-                           dict(num_warps=tile["num_warps"], num_stages=tile["num_stages"]))
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-        f.write(compiled.asm["cubin"])
-        f.flush()
-        sass = subprocess.run([NVDISASM, "-c", f.name], capture_output=True, text=True,
-                              check=True).stdout
-    return sass, elements
+    per_program = 4 if kernel == "packed" else consts["GROUPS"]   # 128-column groups
+    compiled = kc._compile(kc._source(fn, values, ptrs, consts), GPUTarget("cuda", 90, 32), options)
+    return kc.disassemble(compiled), tile["block_m"] * per_program * 128
 
 
 def memory_order(sass: str) -> str:
