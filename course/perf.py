@@ -319,6 +319,11 @@ def _sass_lines(rec: dict) -> str:
                          if p["opcodes"].get(o, 0) != r["opcodes"].get(o, 0))
         lines.append(f"{kernel:<15} {r['M']:>7,} x {r['N']:<6,} {p['per_element']:>6.1f} "
                      f"{r['per_element']:>6.1f}  {r.get('loads_and_stores', '?'):<22} {diff}")
+    for (kernel, shape, spelling), r in by.items():
+        if spelling == "serial":   # scripts/sass_counts.py: packed with each group's loads just before it
+            lines.append(f"{kernel + ' serial':<15} {r['M']:>7,} x {r['N']:<6,} {'':>6} "
+                         f"{r['per_element']:>6.1f}  {r.get('loads_and_stores', '?'):<22} "
+                         "(gpu spelling, loads just before each group)")
     return "\n".join(lines)
 
 

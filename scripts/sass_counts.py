@@ -5,7 +5,9 @@
 For each kernel, at the two target shapes, the tile comes from OUT_DIR/tiles.json (the table
 `kernels bench --sweep` recorded on that GPU). The kernel is compiled twice:
 - as the course launches it on a GPU (kernels.gpu_math's spelling);
-- as kernels.bench.PLAIN rebuilds it (tl.exp(-g), and the clamp before the fp8 cast).
+- as kernels.bench.PLAIN rebuilds it (tl.exp(-g), and the clamp before the fp8 cast);
+- packed only, a third time, as kernels.bench.SERIAL rebuilds it (GPU spelling, each group's loads just
+  before that group: the order before lesson 09's "Every load first"), recorded as spelling "serial".
 Each cubin is disassembled with the nvdisasm that ships with Triton, and the instructions are counted
 by opcode, and the order of the global loads and stores is kept (`loads_and_stores`: L and S in
 program order). The kernels have no loops (the packed word's four groups are unrolled), so a warp runs
@@ -98,9 +100,12 @@ def main(out: str) -> int:
                             else (colmajor, "silu_mul_fp8_colmajor_kernel"))
             tile = table_tile(table, kernel, m, n)
             base = "packed" if kernel == "packed" else "colmajor"
-            for spelling, fn in (("gpu", getattr(module, name)),
-                                 ("plain", bench.kernel_variant(module, name, *bench.PLAIN[base],
-                                                                "plain"))):
+            variants = [("gpu", getattr(module, name)),
+                        ("plain", bench.kernel_variant(module, name, *bench.PLAIN[base], "plain"))]
+            if kernel == "packed":   # the load order before lesson 09's "Every load first"
+                variants.append(("serial", bench.kernel_variant(module, name, *bench.SERIAL,
+                                                                "serial")))
+            for spelling, fn in variants:
                 sass, elements = compile_sass(fn, kernel, m, n, tile)
                 ops = count(sass)
                 per_element = sum(ops.values()) * 32 * tile["num_warps"] / elements

@@ -82,6 +82,26 @@ def test_no_exp_variant_is_the_kernel_with_exactly_that_change():
     assert torch.equal(q2.view(torch.uint8), R.silu_mul_fp8_colmajor_ref(x)[0].view(torch.uint8))
 
 
+def test_serial_variant_is_bit_identical_to_the_packed_kernel():
+    """kernels.bench.SERIAL only moves the loads (lesson 09, "Every load first"): same bytes out,
+    the last word's unused lanes and the padding rows included (N/256 = 5 groups, M not a multiple
+    of 4)."""
+    x = _x(13, 1_280, 5)
+    q, s = bench._variant("packed", *bench.SERIAL, "serial")(x)()
+    rq, rs = R.silu_mul_fp8_packed_ref(x)
+    assert torch.equal(q.view(torch.uint8), rq.view(torch.uint8))
+    assert torch.equal(s.t().contiguous(), rs.t().contiguous())   # padding rows too
+    assert s.stride() == rs.stride()
+
+
+def test_the_tune_stage_ships_the_tile_that_is_fast_in_every_round():
+    steady = {"tile": "steady", "us": 10.4, "us_rounds": [10.4, 10.5, 10.3]}
+    fast_twice = {"tile": "fast twice", "us": 9.6, "us_rounds": [9.6, 12.9, 9.5]}
+    assert bench.fastest_every_round([fast_twice, steady]) is steady
+    assert bench.fastest_every_round([steady, dict(steady, tile="same, faster median", us=10.3)])["tile"] \
+        == "same, faster median"
+
+
 def test_kernel_variant_refuses_an_expression_that_is_not_there_once():
     with pytest.raises(RuntimeError, match="exactly one"):
         bench.kernel_variant(colmajor, "silu_mul_fp8_colmajor_kernel", "tl.sin(g)", "g", "x")

@@ -48,6 +48,19 @@ def test_gpu_spelling_saves_instructions(fresh):
             assert by[(kernel, shape, "plain")] - per >= 4.5, (kernel, shape, per)
 
 
+def test_packed_issues_every_load_before_its_first_store(fresh):
+    """Lesson 09, "Every load first": the packed kernel's SASS loads gate and up of all four groups
+    before any store; kernels.bench.SERIAL (each group's loads just before it) does not, so the
+    comparison the lesson times is a comparison of load orders."""
+    for r in fresh["records"]:
+        order = r["loads_and_stores"]
+        if r["kernel"] != "packed":
+            continue
+        assert order.count("L") >= 8 and order.count("S") >= 5, (r["shape"], order)
+        loads_first = order.rstrip("S") == "L" * order.count("L")
+        assert loads_first == (r["spelling"] != "serial"), (r["shape"], r["spelling"], order)
+
+
 def _run(out, *args):
     return subprocess.run([sys.executable, f"{ROOT}/scripts/sass_counts.py", str(out), *args],
                           capture_output=True, text=True, timeout=300,
