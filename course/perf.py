@@ -320,10 +320,10 @@ def _sass_lines(rec: dict) -> str:
         lines.append(f"{kernel:<15} {r['M']:>7,} x {r['N']:<6,} {p['per_element']:>6.1f} "
                      f"{r['per_element']:>6.1f}  {r.get('loads_and_stores', '?'):<22} {diff}")
     for (kernel, shape, spelling), r in by.items():
-        if spelling == "serial":   # scripts/sass_counts.py: packed with each group's loads just before it
-            lines.append(f"{kernel + ' serial':<15} {r['M']:>7,} x {r['N']:<6,} {'':>6} "
+        if spelling == "loads_first":   # scripts/sass_counts.py: bench.LOADS_FIRST's packed
+            lines.append(f"{'  loads first':<15} {r['M']:>7,} x {r['N']:<6,} {'':>6} "
                          f"{r['per_element']:>6.1f}  {r.get('loads_and_stores', '?'):<22} "
-                         "(gpu spelling, loads just before each group)")
+                         "(packed, gpu spelling, every load before the first store)")
     return "\n".join(lines)
 
 

@@ -67,24 +67,14 @@ def silu_mul_fp8_packed_kernel(
     x_row = rows * N                 # P1: wraps past 2**31 in int32
     q_row = rows * half              # P2
     k = tl.arange(0, GROUP)
-    # Every load of the word first (gate and up of its four groups), then the arithmetic and the
-    # stores. The compiler keeps a load after a store it cannot prove touches other bytes, so a loop
-    # that loaded, quantized and stored one group at a time waited for memory once per group
-    # (SASS order in results/gpu/h200/sass_sm90.json; speed in lesson 09, "Every load first").
-    gates = ()
-    ups = ()
-    for j in tl.static_range(GROUPS_PER_WORD):
-        gid = pid_p * GROUPS_PER_WORD + j   # P9
-        mask = row_ok[:, None] & (gid < num_groups)   # the last word may have unused lanes
-        offs = x_row[:, None] + gid * GROUP + k[None, :]   # P5, P6, P7: summed in int32 first
-        gates += (tl.load(x_ptr + offs, mask=mask, other=0.0),)
-        ups += (tl.load(x_ptr + offs + half, mask=mask, other=0.0),)
     packed = tl.zeros([BLOCK_M], dtype=tl.int32)
     for j in tl.static_range(GROUPS_PER_WORD):
-        gid = pid_p * GROUPS_PER_WORD + j   # the same group index as in the loads
-        live = gid < num_groups
-        g = gates[j].to(tl.float32)
-        u = ups[j].to(tl.float32)
+        gid = pid_p * GROUPS_PER_WORD + j   # P9
+        live = gid < num_groups      # the last word may have unused lanes
+        mask = row_ok[:, None] & live
+        offs = x_row[:, None] + gid * GROUP + k[None, :]   # P5, P6, P7: summed in int32 first
+        g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        u = tl.load(x_ptr + offs + half, mask=mask, other=0.0).to(tl.float32)
         # Precision path: everything in fp32, then one rounding through bf16.
         if HAS_CLAMP:
             # the SwiGLU clamp as upstream's packed kernel does it (0.20+): in fp32, not narrowed
@@ -96,8 +86,7 @@ def silu_mul_fp8_packed_kernel(
         # y / 2**e as y * 2**-e: the reciprocal of a power of two is exact, so the product has the
         # quotient's bits without an fp32 division per element (special-function work)
         q = gpu_math.clamp_e4m3(y * tl.exp2(-e)[:, None])   # +-448 where the cast won't saturate
-        fp8.store_e4m3(q_ptr + q_row[:, None] + gid * GROUP + k[None, :], q,
-                       row_ok[:, None] & live, SOFTWARE_FP8)
+        fp8.store_e4m3(q_ptr + q_row[:, None] + gid * GROUP + k[None, :], q, mask, SOFTWARE_FP8)
         byte = tl.minimum(tl.maximum(e + UE8M0_BIAS, 0.0), 255.0).to(tl.int32)
         packed = packed | (tl.where(live, byte, 0) << (8 * j))
     # rows M .. s_stride - 1 are the TMA alignment padding: defined as 0, written here (no memset)

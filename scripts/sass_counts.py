@@ -6,8 +6,8 @@ For each kernel, at the two target shapes, the tile comes from OUT_DIR/tiles.jso
 `kernels bench --sweep` recorded on that GPU). The kernel is compiled twice:
 - as the course launches it on a GPU (kernels.gpu_math's spelling);
 - as kernels.bench.PLAIN rebuilds it (tl.exp(-g), and the clamp before the fp8 cast);
-- packed only, a third time, as kernels.bench.SERIAL rebuilds it (GPU spelling, each group's loads just
-  before that group: the order before lesson 09's "Every load first"), recorded as spelling "serial".
+- packed only, a third time, as kernels.bench.LOADS_FIRST rebuilds it (GPU spelling, every load of the
+  word issued before the first store: lesson 09, "The order of loads and stores"), as "loads_first".
 Each cubin is disassembled with the nvdisasm that ships with Triton, and the instructions are counted
 by opcode, and the order of the global loads and stores is kept (`loads_and_stores`: L and S in
 program order). The kernels have no loops (the packed word's four groups are unrolled), so a warp runs
@@ -102,9 +102,9 @@ def main(out: str) -> int:
             base = "packed" if kernel == "packed" else "colmajor"
             variants = [("gpu", getattr(module, name)),
                         ("plain", bench.kernel_variant(module, name, *bench.PLAIN[base], "plain"))]
-            if kernel == "packed":   # the load order before lesson 09's "Every load first"
-                variants.append(("serial", bench.kernel_variant(module, name, *bench.SERIAL,
-                                                                "serial")))
+            if kernel == "packed":   # every load first (lesson 09, "The order of loads and stores")
+                variants.append(("loads_first", bench.kernel_variant(module, name, *bench.LOADS_FIRST,
+                                                                     "loads_first")))
             for spelling, fn in variants:
                 sass, elements = compile_sass(fn, kernel, m, n, tile)
                 ops = count(sass)

@@ -82,12 +82,12 @@ def test_no_exp_variant_is_the_kernel_with_exactly_that_change():
     assert torch.equal(q2.view(torch.uint8), R.silu_mul_fp8_colmajor_ref(x)[0].view(torch.uint8))
 
 
-def test_serial_variant_is_bit_identical_to_the_packed_kernel():
-    """kernels.bench.SERIAL only moves the loads (lesson 09, "Every load first"): same bytes out,
-    the last word's unused lanes and the padding rows included (N/256 = 5 groups, M not a multiple
-    of 4)."""
+def test_loads_first_variant_is_bit_identical_to_the_packed_kernel():
+    """kernels.bench.LOADS_FIRST only moves the loads (lesson 09, "The order of loads and stores"):
+    same bytes out, the last word's unused lanes and the padding rows included (N/256 = 5 groups, M
+    not a multiple of 4)."""
     x = _x(13, 1_280, 5)
-    q, s = bench._variant("packed", *bench.SERIAL, "serial")(x)()
+    q, s = bench._variant("packed", *bench.LOADS_FIRST, "loads_first")(x)()
     rq, rs = R.silu_mul_fp8_packed_ref(x)
     assert torch.equal(q.view(torch.uint8), rq.view(torch.uint8))
     assert torch.equal(s.t().contiguous(), rs.t().contiguous())   # padding rows too
