@@ -137,8 +137,8 @@ def plot_sweep(rows: list[dict], kernel: str, copy_tbps: float | None = None):
     grid = np.full((len(ys), len(xs)), np.nan)
     for r in rows:
         grid[ys.index((r["bm"], r["g"])), xs.index(r["w"])] = r["tbps"]
-    # small (figure size and dpi 80): lesson 09 has a size budget
-    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 2.4, 0.32 * len(ys) + 1.3), dpi=80)
+    # small (figure size and dpi 72): lesson 09 has a size budget
+    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 2.4, 0.32 * len(ys) + 1.3), dpi=72)
     im = ax.imshow(grid, cmap="viridis", aspect="auto")
     for i in range(len(ys)):
         for j in range(len(xs)):
@@ -175,6 +175,9 @@ LABELS = {
     "packed_plain": "packed, plain spelling (bench only)",
     "colmajor_no_exp": "colmajor with exp(-g) -> g*g (bench only)",
     "packed_no_exp": "packed with exp(-g) -> g*g (bench only)",
+    "packed_loads_first": "packed, every load first (bench only)",
+    "colmajor_ue8m0_div": "colmajor UE8M0 dividing by 2**e (bench only)",
+    "packed_div": "packed dividing by 2**e (bench only)",
     "compile_ref": "torch.compile, the course's reference",
     "compile_alt": "torch.compile, another formulation",
 }
@@ -319,7 +322,7 @@ def _sass_lines(rec: dict) -> str:
                          if p["opcodes"].get(o, 0) != r["opcodes"].get(o, 0))
         lines.append(f"{kernel:<15} {r['M']:>7,} x {r['N']:<6,} {p['per_element']:>6.1f} "
                      f"{r['per_element']:>6.1f}  {r.get('loads_and_stores', '?'):<22} {diff}")
-    for (kernel, shape, spelling), r in by.items():
+    for (_, _, spelling), r in by.items():
         if spelling == "loads_first":   # scripts/sass_counts.py: bench.LOADS_FIRST's packed
             lines.append(f"{'  loads first':<15} {r['M']:>7,} x {r['N']:<6,} {'':>6} "
                          f"{r['per_element']:>6.1f}  {r.get('loads_and_stores', '?'):<22} "
