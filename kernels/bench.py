@@ -241,8 +241,9 @@ PLAIN = {
 
 # The packed kernel with every load of its word issued first (lesson 09, "The order of loads and
 # stores"). In the kernel, each group's gate and up are loaded just before that group is quantized, and
-# the compiler keeps them after the previous group's store (nothing tells it the output does not overlap
-# the input): SASS LLSLLSLLSLLSS. This variant loads all four groups into tuples first, then reads them.
+# the compiler keeps them after the previous group's store (probably because nothing tells it the output
+# does not overlap the input): SASS LLSLLSLLSLLSS. This variant loads all four groups into tuples
+# first, then reads them.
 LOADS_FIRST = (
     ("packed = tl.zeros([BLOCK_M], dtype=tl.int32)",
      "g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)",
@@ -538,8 +539,9 @@ def _effective(kernel: str, n: int, cand: tuple) -> dict:
 def fastest_every_round(records: list[dict]) -> dict:
     """The record (one tile each, same kernel and shape) whose slowest round was the fastest.
 
-    Not the best median: on the H200 a tile's speed can switch between rounds (lesson 09, "The order
-    of loads and stores"), and a tile that is fast in two rounds of three is not a tile to ship."""
+    Not the best median: on the H200 a tile's speed can switch between rounds (an example in
+    docs/tuning.md, "Tune your own GPU"), and a tile that is fast in two rounds of three is not a tile
+    to ship."""
     return min(records, key=lambda r: (max(r["us_rounds"]), r["us"]))
 
 
@@ -555,9 +557,9 @@ def stage_tune(run: Run, shapes, candidates=None) -> dict:
     records = []
     for m, n in shapes:
         x = run.x(m, n)
-        # Large M: back-to-back calls, the way a serving loop runs a launch of milliseconds, and the
-        # GPU's sustained (power-capped) state; small M: the kernel alone (a CUDA-graph replay), where
-        # the host would otherwise decide. Each against the copy in the same mode.
+        # Large M: back-to-back calls without an L2 flush, the way a serving loop runs a launch of
+        # milliseconds; small M: the kernel alone (a CUDA-graph replay), where the host would otherwise
+        # decide. Each against the copy in the same mode.
         mode = "loop" if run.gpu and tiles.bucket(m) != tiles.M_BUCKETS[0][0] else (
             "kernel" if run.gpu else "call")
         cases = run.cases(["copy"], m, n, modes=("call", "loop") if mode == "loop" else ("call",))
@@ -653,8 +655,8 @@ def stage_compile(run: Run, target=TARGET) -> list[dict]:
 def stage_sizes(run: Run, ms=SIZES_M, ns=SIZES_N, resume: list[dict] | None = None) -> list[dict]:
     """Every (M, N): the three kernels by default call ('call', 'loop') and kernel-only ('kernel'),
     each against a copy of the same bytes in the same mode, and the mix baseline (the kernels' own
-    traffic without their arithmetic: what this read:write mix allows at this size). Largest shapes
-    last; saved per shape."""
+    traffic without their arithmetic: a reference point for this read:write mix at this size, not a
+    bound). Largest shapes last; saved per shape."""
     records = list(resume or [])
     done = {(r["M"], r["N"]) for r in records}
     shapes = [(m, n) for m in ms for n in ns]

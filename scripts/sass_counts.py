@@ -3,7 +3,7 @@
     python scripts/sass_counts.py results/gpu/h200        (no GPU needed: compiles for sm_90 here)
 
 For each kernel, at the two target shapes, the tile comes from OUT_DIR/tiles.json (the table
-`kernels bench --sweep` recorded on that GPU). The kernel is compiled twice:
+`kernels bench --sweep` recorded on that GPU). Each kernel is compiled twice (packed three times):
 - as the course launches it on a GPU (kernels.gpu_math's spelling);
 - as kernels.bench.PLAIN rebuilds it (tl.exp(-g), and the clamp before the fp8 cast);
 - packed only, a third time, as kernels.bench.LOADS_FIRST rebuilds it (GPU spelling, every load of the
