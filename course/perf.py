@@ -217,6 +217,10 @@ def ratio_table(rows: list[dict]) -> str:
     lines = [f"{'what':<46} {'mode':<7} {'time (µs)':>10} {'TB/s':>6} {'vs copy':>8}"
              + (f" {'host µs':>8}" if host else "")]
     for r in rows:
+        if "us" not in r:   # a case that failed to build or run: kernels.bench records why
+            lines.append(f"{r['label'][:46]:<46} {r.get('mode', 'call'):<7} "
+                         f"failed: {str(r.get('error', 'no time recorded'))[:60]}")
+            continue
         vs = "1.000" if r["name"] == "copy" else (f"{r['vs_copy']:.3f}" if "vs_copy" in r else "-")
         h = f" {r['host_us']:>8.1f}" if "host_us" in r else (" " * 9 if host else "")
         lines.append(f"{r['label'][:46]:<46} {r.get('mode', 'call'):<7} {r['us']:>10,.1f} "
@@ -331,9 +335,12 @@ def _sass_lines(rec: dict) -> str:
 
 
 def tune_table(rows: list[dict], M: int, N: int, top: int = 3) -> str:
-    """The `top` fastest tiles per kernel of a recorded tune stage at one shape, with the ratio to the
-    copy timed in the same stage."""
-    at = [r for r in rows if r.get("M") == M and r.get("N") == N]
+    """The `top` fastest tiles per kernel (by median) of a recorded tune stage at one shape, with the
+    ratio to the copy timed in the same stage and mode (the record's own `vs_copy`). Failed tiles are
+    left out."""
+    at = [r for r in rows if r.get("M") == M and r.get("N") == N and "tbps" in r and "error" not in r]
+    if not at:
+        return f"(no tune records at M = {M:,}, N = {N:,})"
     copy = next((r for r in at if r["name"] == "copy"), None)
     lines = [f"{'kernel':<16} {'BLOCK_M':>7} {'groups/words':>12} {'warps':>5} {'TB/s':>6} {'vs copy':>8}"]
     for kernel in dict.fromkeys(r["name"] for r in at if r["name"] != "copy"):
@@ -342,7 +349,8 @@ def tune_table(rows: list[dict], M: int, N: int, top: int = 3) -> str:
         for r in best:
             t = r["tile"].get("tile", r["tile"])
             per = t.get("groups_per_program", t.get("words_per_program", "-"))  # words: the first H200 sweep
-            vs = f"{r['tbps'] / copy['tbps']:.3f}" if copy else "-"
+            vs = (f"{r['vs_copy']:.3f}" if "vs_copy" in r
+                  else f"{r['tbps'] / copy['tbps']:.3f}" if copy else "-")
             lines.append(f"{kernel:<16} {t.get('block_m', '-'):>7} {per:>12} {t.get('num_warps', '-'):>5} "
                          f"{r['tbps']:>6.3f} {vs:>8}")
     return "\n".join(lines)

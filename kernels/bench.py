@@ -481,6 +481,8 @@ class Run:
             if i in errors and not times[i]:
                 recs.append(r | {"error": errors[i]})
                 continue
+            if i in errors:   # it failed after some rounds: keep what it measured, marked as failed
+                r["error"] = errors[i]
             us = statistics.median(times[i])
             r |= {"us": round(us, 2), "us_rounds": [round(t, 2) for t in times[i]],
                   "tbps": round(r["bytes"] / us / 1e6, 4)}
@@ -583,7 +585,7 @@ def stage_tune(run: Run, shapes, candidates=None) -> dict:
         recs = run.measure(m, n, cases)
         records += recs
         for kernel in candidates:
-            ok = [r for r in recs if r["name"] == kernel and "tbps" in r]
+            ok = [r for r in recs if r["name"] == kernel and "tbps" in r and "error" not in r]
             if not ok:
                 continue
             best = fastest_every_round(ok)

@@ -84,14 +84,48 @@ def test_no_exp_variant_is_the_kernel_with_exactly_that_change():
 
 def test_loads_first_variant_is_bit_identical_to_the_packed_kernel():
     """kernels.bench.LOADS_FIRST only moves the loads (lesson 09, "The order of loads and stores"):
-    same bytes out, the last word's unused lanes and the padding rows included (N/256 = 5 groups, M
-    not a multiple of 4)."""
+    same bytes out, the last word's unused lanes and the scales' padding rows included (N/256 = 5
+    groups, M not a multiple of 4), read from the scales' storage."""
     x = _x(13, 1_280, 5)
     q, s = bench._variant("packed", *bench.LOADS_FIRST, "loads_first")(x)()
     rq, rs = R.silu_mul_fp8_packed_ref(x)
     assert torch.equal(q.view(torch.uint8), rq.view(torch.uint8))
-    assert torch.equal(s.t().contiguous(), rs.t().contiguous())   # padding rows too
     assert s.stride() == rs.stride()
+    words, stride = s.shape[1], s.stride(1)
+    assert torch.equal(s.as_strided((words, stride), (stride, 1)),      # rows 13..15 too
+                       rs.as_strided((words, stride), (stride, 1)))
+
+
+@pytest.mark.skipif(TIER != "cpu", reason="kernels.probe.trace replays kernels in the interpreter")
+def test_loads_first_variant_reads_and_writes_exactly_what_the_kernel_does(monkeypatch):
+    """Every unmasked load and store of the variant, traced in the interpreter, against the kernel's:
+    a variant that dropped a mask would read past x (the padding rows, the last word's unused lanes)
+    without changing a stored byte."""
+    from kernels import offsets, packed, probe
+    m, n, block_m = 6, 1_280, 4
+    programs = [(p, 0) for p in range(offsets.grid("packed", m, n, block_m, 0)[0])]
+
+    def accesses():
+        out = {}
+        for a in probe.trace("packed", m, n, programs, block_m=block_m):
+            out.setdefault((a.buffer, a.store), []).extend(a.offsets.tolist())
+        return {k: sorted(v) for k, v in out.items()}
+
+    want = accesses()
+    monkeypatch.setattr(packed, "silu_mul_fp8_packed_kernel",
+                        bench.kernel_variant(packed, "silu_mul_fp8_packed_kernel", *bench.LOADS_FIRST,
+                                             "loads_first"))
+    got = accesses()
+    assert got == want
+    assert 0 <= min(got[("x", False)]) and max(got[("x", False)]) < m * n
+
+
+def test_the_loads_first_provider_builds_that_variant(monkeypatch):
+    seen = []
+    real = bench.kernel_variant
+    monkeypatch.setattr(bench, "kernel_variant", lambda *a: seen.append(a[2:]) or real(*a))
+    bench._providers()["packed_loads_first"].make(_x(8, 1_024))
+    assert seen == [(*bench.LOADS_FIRST, "loads_first")]
 
 
 def test_the_tune_stage_ships_the_tile_that_is_fast_in_every_round():
@@ -180,6 +214,13 @@ def test_stages_write_valid_files_and_resume(tmp_path, monkeypatch):
             if r["name"] in ("colmajor", "colmajor_ue8m0", "packed"):
                 assert set(r["tile"]["tile"]) == set(tiles.FIELDS[r["name"]])
     assert json.loads((tmp_path / "targets.json").read_text())["complete"]
+    # what each stage records: lesson 09 reads these names
+    for name, shape, want in (("targets.json", (8, 1_024), {"mix_baseline", "packed_loads_first"}),
+                              ("targets.json", (4, 512), {"mix_baseline", "packed_loads_first"}),
+                              ("sizes.json", (4, 512), {"mix_baseline", "packed"})):
+        names = {r["name"] for r in json.loads((tmp_path / name).read_text())["records"]
+                 if (r["M"], r["N"]) == shape}
+        assert want <= names, (name, shape, want - names)
     prev = json.loads((tmp_path / "sizes.json").read_text())["records"]
     again = bench.stage_sizes(run, (4, 8), (512,), resume=prev)   # continues: only M=8 is new
     assert {(r["M"], r["N"]) for r in again} == {(4, 512), (8, 512)}
@@ -187,6 +228,65 @@ def test_stages_write_valid_files_and_resume(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     made = bench.plot(tmp_path)
     assert sorted(p.rsplit("/", 1)[1] for p in made) == ["sizes.png", "targets.png"]
+
+
+class _TileTimer:
+    """Fake GPU timer for the tune stage: times by tile and round, and the modes it was asked for."""
+
+    def __init__(self, by_block_m):
+        self.by_block_m, self.rounds, self.modes = by_block_m, {}, []
+
+    def _time(self, mode, fn):
+        tile = (fn.__defaults__ or (None, {}))[1]    # the stage's lambdas bind their tile
+        key = tile.get("block_m", "copy") if isinstance(tile, dict) else "copy"
+        self.modes.append((key, mode))
+        rnd = self.rounds[(key, mode)] = self.rounds.get((key, mode), -1) + 1
+        return self.by_block_m.get(key, [10.0] * 9)[rnd]
+
+    def call(self, fn):
+        return self._time("call", fn)
+
+    def kernel(self, fn):
+        return self._time("kernel", fn)
+
+    def loop(self, fn):
+        return self._time("loop", fn), 1.0
+
+
+def test_the_tune_stage_times_large_m_back_to_back_and_ships_the_steady_tile(tmp_path, monkeypatch):
+    """On a GPU (faked here: no kernel runs), M > 16,384 is timed as back-to-back calls against the
+    copy's own loop, M <= 16,384 as kernel-only replays; each bucket ships the tile whose slowest round
+    was the fastest, not the one with the best median."""
+    monkeypatch.setattr(tiles, "use_table", lambda path: None)
+    run = bench.Run(tmp_path, gpu=False, rounds=3, rep_ms=1, budget_s=600, command="test", log=lambda s: None)
+    run.gpu = True
+    monkeypatch.setattr(run, "x", lambda m, n: torch.zeros(1, n, dtype=torch.bfloat16))
+    for m, bucket, mode, copy_modes in ((20_000, "M>16384", "loop", {"call", "loop"}),
+                                        (4_096, "M<=16384", "kernel", {"call"})):
+        run.timer = _TileTimer({16: [9.6, 12.9, 9.5], 8: [10.4, 10.5, 10.3]})
+        table = bench.stage_tune(run, [(m, 1_024)], {"packed": [(16, 4), (8, 4)]})
+        assert table["tiles"]["packed"][bucket]["1024"]["block_m"] == 8, m
+        assert {md for k, md in run.timer.modes if k != "copy"} == {mode}, m
+        assert {md for k, md in run.timer.modes if k == "copy"} == copy_modes, m
+    recs = json.loads((tmp_path / "tune.json").read_text())["records"]
+    assert all("vs_copy" in r for r in recs if r["name"] == "packed")
+
+
+def test_a_tile_that_failed_in_some_round_is_never_shipped(tmp_path, monkeypatch):
+    """measure() keeps the rounds a case completed before it raised; such a record carries the error,
+    and the tune stage does not ship it however fast its one round was."""
+    monkeypatch.setattr(tiles, "use_table", lambda path: None)
+    run = bench.Run(tmp_path, gpu=False, rounds=3, rep_ms=1, budget_s=600, command="test", log=lambda s: None)
+    run.gpu = True
+    monkeypatch.setattr(run, "x", lambda m, n: torch.zeros(1, n, dtype=torch.bfloat16))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)   # measure() syncs after an error
+    timer = _TileTimer({16: [1.0], 8: [10.4, 10.5, 10.3]})   # block_m 16 raises after its first round
+    run.timer = timer
+    table = bench.stage_tune(run, [(20_000, 1_024)], {"packed": [(16, 4), (8, 4)]})
+    assert table["tiles"]["packed"]["M>16384"]["1024"]["block_m"] == 8
+    broken = [r for r in json.loads((tmp_path / "tune.json").read_text())["records"]
+              if r["name"] == "packed" and r["tile"]["tile"]["block_m"] == 16]
+    assert broken and "error" in broken[0]
 
 
 def test_default_output_is_ignored_by_git():
@@ -200,3 +300,23 @@ def test_bench_without_a_gpu_says_so():
     r = subprocess.run([sys.executable, "-m", "kernels", "bench"], cwd=ROOT, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 6 and "needs a CUDA GPU" in r.stdout
+
+
+def test_lesson_tables_read_failed_records_and_other_modes():
+    """course.perf's tables of bench records (lesson 09): a case that failed gets a line saying so, not a
+    traceback; tune_table's ratio is the record's own (its copy in the same mode), failed tiles are
+    left out, and a shape without records says so."""
+    from course import perf
+    rows = [{"name": "copy", "mode": "call", "M": 8, "N": 256, "us": 10.0, "tbps": 2.0},
+            {"name": "packed_loads_first", "mode": "kernel", "M": 8, "N": 256, "error": "RuntimeError: x"}]
+    table = perf.ratio_table(perf.pick_rows(rows, 8, 256, modes=("call", "kernel")))
+    assert "failed: RuntimeError: x" in table
+    tune = [{"name": "copy", "mode": "call", "M": 8, "N": 256, "us": 10.0, "tbps": 2.0},
+            {"name": "copy", "mode": "loop", "M": 8, "N": 256, "us": 9.0, "tbps": 2.2},
+            {"name": "packed", "mode": "loop", "M": 8, "N": 256, "us": 9.0, "tbps": 2.2, "vs_copy": 1.0,
+             "tile": {"tile": {"block_m": 8, "num_warps": 4}}},
+            {"name": "packed", "mode": "loop", "M": 8, "N": 256, "us": 1.0, "tbps": 20.0, "vs_copy": 9.0,
+             "error": "RuntimeError: y", "tile": {"tile": {"block_m": 16, "num_warps": 4}}}]
+    lines = perf.tune_table(tune, 8, 256).splitlines()
+    assert len(lines) == 2 and lines[1].split()[1:] == ["8", "-", "4", "2.200", "1.000"]
+    assert perf.tune_table(tune, 8, 512) == "(no tune records at M = 8, N = 512)"
