@@ -687,22 +687,25 @@ def sizes_figure(res: dict):
     import matplotlib.pyplot as plt
     recs = [r for r in res["records"] if "vs_copy" in r]
     kinds = ["colmajor", "colmajor_ue8m0", "packed"]
+    ns = sorted({r["N"] for r in recs})
+    colors = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+
+    def points(name, n, mode):
+        return sorted((r["M"], r["vs_copy"]) for r in recs
+                      if r["name"] == name and r["N"] == n and r["mode"] == mode)
+
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
     for ax, kernel in zip(axes, kinds):
-        colors = ("tab:blue", "tab:orange", "tab:green", "tab:red")
-        for n, color in zip(sorted({r["N"] for r in recs}), colors):
+        for n, color in zip(ns, colors):
             for mode, style in (("call", "-"), ("kernel", "--"), ("loop", ":")):
-                pts = sorted((r["M"], r["vs_copy"]) for r in recs
-                             if r["name"] == kernel and r["N"] == n and r["mode"] == mode)
-                if pts:
+                if pts := points(kernel, n, mode):
                     ax.plot(*zip(*pts), style, marker="o", ms=3, color=color,
                             label=f"N={n:,} {mode}")
-        for i, n in enumerate(sorted({r["N"] for r in recs})):
-            pts = sorted((r["M"], r["vs_copy"]) for r in recs
-                         if r["name"] == "mix_baseline" and r["N"] == n and r["mode"] == "kernel")
-            if pts:
-                ax.plot(*zip(*pts), color="grey", lw=2.5, alpha=0.35, zorder=0,
-                        label="mix baseline (kernel-only)" if i == 0 else None)
+        mix_label = "mix baseline (kernel-only)"   # one legend entry, last, for the grey lines
+        for n in ns:
+            if pts := points("mix_baseline", n, "kernel"):
+                ax.plot(*zip(*pts), color="grey", lw=2.5, alpha=0.35, zorder=0, label=mix_label)
+                mix_label = None
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.axhline(0.9, color="red", lw=0.8, ls=":")
         ax.set_xscale("log", base=2)

@@ -253,14 +253,20 @@ class _TileTimer:
         return self._time("loop", fn), 1.0
 
 
+def _fake_gpu_run(tmp_path, monkeypatch):
+    """A bench.Run that takes the GPU branches on this machine: give it a fake timer, nothing launches."""
+    monkeypatch.setattr(tiles, "use_table", lambda path: None)   # keep this process's tables
+    run = bench.Run(tmp_path, gpu=False, rounds=3, rep_ms=1, budget_s=600, command="test", log=lambda s: None)
+    run.gpu = True
+    monkeypatch.setattr(run, "x", lambda m, n: torch.zeros(1, n, dtype=torch.bfloat16))
+    return run
+
+
 def test_the_tune_stage_times_large_m_back_to_back_and_ships_the_steady_tile(tmp_path, monkeypatch):
     """On a GPU (faked here: no kernel runs), M > 16,384 is timed as back-to-back calls against the
     copy's own loop, M <= 16,384 as kernel-only replays; each bucket ships the tile whose slowest round
     was the fastest, not the one with the best median."""
-    monkeypatch.setattr(tiles, "use_table", lambda path: None)
-    run = bench.Run(tmp_path, gpu=False, rounds=3, rep_ms=1, budget_s=600, command="test", log=lambda s: None)
-    run.gpu = True
-    monkeypatch.setattr(run, "x", lambda m, n: torch.zeros(1, n, dtype=torch.bfloat16))
+    run = _fake_gpu_run(tmp_path, monkeypatch)
     for m, bucket, mode, copy_modes in ((20_000, "M>16384", "loop", {"call", "loop"}),
                                         (4_096, "M<=16384", "kernel", {"call"})):
         run.timer = _TileTimer({16: [9.6, 12.9, 9.5], 8: [10.4, 10.5, 10.3]})
@@ -275,10 +281,7 @@ def test_the_tune_stage_times_large_m_back_to_back_and_ships_the_steady_tile(tmp
 def test_a_tile_that_failed_in_some_round_is_never_shipped(tmp_path, monkeypatch):
     """measure() keeps the rounds a case completed before it raised; such a record carries the error,
     and the tune stage does not ship it however fast its one round was."""
-    monkeypatch.setattr(tiles, "use_table", lambda path: None)
-    run = bench.Run(tmp_path, gpu=False, rounds=3, rep_ms=1, budget_s=600, command="test", log=lambda s: None)
-    run.gpu = True
-    monkeypatch.setattr(run, "x", lambda m, n: torch.zeros(1, n, dtype=torch.bfloat16))
+    run = _fake_gpu_run(tmp_path, monkeypatch)
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)   # measure() syncs after an error
     timer = _TileTimer({16: [1.0], 8: [10.4, 10.5, 10.3]})   # block_m 16 raises after its first round
     run.timer = timer
