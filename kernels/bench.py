@@ -58,10 +58,15 @@ DEFAULT_OUT = "results/tmp/bench"
 CANDIDATES = {
     "colmajor": [(8, 8, 8), (8, 4, 4), (8, 8, 4), (4, 8, 4), (16, 4, 4), (4, 4, 4), (8, 2, 4),
                  (4, 2, 4), (8, 1, 4), (4, 1, 4), (2, 4, 2)],
-    "packed": [(8, 4), (16, 4), (8, 2), (16, 2), (16, 8), (32, 4), (32, 8), (4, 2), (4, 4), (2, 1)],
+    "packed": [(8, 4), (16, 4), (8, 2), (16, 2), (16, 8), (32, 4), (32, 8), (4, 2), (4, 4), (2, 1),
+               (1, 1)],
 }
 CANDIDATES["colmajor_ue8m0"] = CANDIDATES["colmajor"]
 STAGES_NUM = {"colmajor": 3, "colmajor_ue8m0": 3, "packed": 2}  # no loop to pipeline: fixed
+# The tune stage's large-M points: this long of back-to-back calls each, so that a tile is judged in
+# the state a serving loop keeps the GPU in (on the H200, at its power limit: clocks.json), not in a
+# short burst at full clocks (lesson 09, "Tiles per GPU").
+TUNE_LOOP_MS = 400
 
 
 def bytes_moved(kernel: str, m: int, n: int) -> dict[str, int]:
@@ -229,33 +234,53 @@ def _compiled_anything(jit_fn) -> bool:
     return any(len(c[0]) for c in caches.values())
 
 
-# kernels.gpu_math's two steps spelled as upstream spells them: tl.exp(-g), and the clamp to +-448
-# before the fp8 cast (lesson 09, "Fewer instructions, the same bits": the kernels before it)
+# kernels.gpu_math's steps spelled as upstream spells them: tl.exp(-g), the clamp to +-448 before the
+# fp8 cast, and (packed) the bf16 rounding one value at a time (lesson 09, "Fewer instructions, the
+# same bits": the kernels before it)
 PLAIN = {
     "colmajor": (("gpu_math.exp_neg(g)", "gpu_math.clamp_e4m3(ys)"),
                  ("tl.exp(-g)", "tl.minimum(tl.maximum(ys, -FP8_MAX), FP8_MAX)")),
-    "packed": (("gpu_math.exp_neg(g)", "gpu_math.clamp_e4m3(y * tl.exp2(-e)[:, None])"),
-               ("tl.exp(-g)", "tl.minimum(tl.maximum(y * tl.exp2(-e)[:, None], -FP8_MAX), FP8_MAX)")),
+    "packed": (("gpu_math.round_bf16(g / (1.0 + gpu_math.exp_neg(g)) * u, not SOFTWARE_FP8)",
+                "gpu_math.clamp_e4m3(y * tl.exp2(-e)[:, :, None])"),
+               ("(g / (1.0 + tl.exp(-g)) * u).to(tl.bfloat16).to(tl.float32)",
+                "tl.minimum(tl.maximum(y * tl.exp2(-e)[:, :, None], -FP8_MAX), FP8_MAX)")),
 }
 
 
-# The packed kernel with every load of its word issued first (lesson 09, "The order of loads and
-# stores"). In the kernel, each group's gate and up are loaded just before that group is quantized, and
-# the compiler keeps them after the previous group's store (probably because nothing tells it the output
-# does not overlap the input): SASS LLSLLSLLSLLSS. This variant loads all four groups into tuples
-# first, then reads them.
-LOADS_FIRST = (
-    ("packed = tl.zeros([BLOCK_M], dtype=tl.int32)",
-     "g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)",
-     "u = tl.load(x_ptr + offs + half, mask=mask, other=0.0).to(tl.float32)"),
-    ("gates, ups = (), ()\n"
-     "    for i in tl.static_range(GROUPS_PER_WORD):\n"
-     "        o = x_row[:, None] + (pid_p * GROUPS_PER_WORD + i) * GROUP + k[None, :]\n"
-     "        mk = row_ok[:, None] & (pid_p * GROUPS_PER_WORD + i < num_groups)\n"
-     "        gates += (tl.load(x_ptr + o, mask=mk, other=0.0),)\n"
-     "        ups += (tl.load(x_ptr + o + half, mask=mk, other=0.0),)\n"
-     "    packed = tl.zeros([BLOCK_M], dtype=tl.int32)",
-     "g = gates[j].to(tl.float32)", "u = ups[j].to(tl.float32)"))
+# The packed kernel with upstream's structure (lesson 09, "The word as one tile"): a loop over the
+# word's four groups, each loaded, quantized and stored before the next one is loaded, instead of
+# one [BLOCK_M, 4, 128] tile. Same spelling as the kernel (kernels.gpu_math), so only the structure
+# differs. The loop repeats the kernel's arithmetic on purpose (a loop cannot reuse the tile's
+# lines); the tests check that the variant gives the kernel's bits and reads and writes exactly what
+# the kernel does.
+_GROUP_LOOP = (
+    """    k = tl.arange(0, GROUP)
+    packed = tl.zeros([BLOCK_M], dtype=tl.int32)
+    for j in tl.static_range(GROUPS_PER_WORD):
+        gid = pid_p * GROUPS_PER_WORD + j
+        live = gid < num_groups
+        mask = row_ok[:, None] & live
+        offs = x_row[:, None] + gid * GROUP + k[None, :]
+        g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        u = tl.load(x_ptr + offs + half, mask=mask, other=0.0).to(tl.float32)
+        if HAS_CLAMP:
+            g = tl.minimum(g, clamp_limit)
+            u = tl.clamp(u, -clamp_limit, clamp_limit)
+        y = gpu_math.round_bf16(g / (1.0 + gpu_math.exp_neg(g)) * u, not SOFTWARE_FP8)
+        e = tl.ceil(tl.log2(tl.maximum(tl.max(tl.abs(y), axis=1) / FP8_MAX, PACKED_EPS)))
+        q = gpu_math.clamp_e4m3(y * tl.exp2(-e)[:, None])
+        fp8.store_e4m3(q_ptr + q_row[:, None] + gid * GROUP + k[None, :], q, mask, SOFTWARE_FP8)
+        byte = tl.minimum(tl.maximum(e + UE8M0_BIAS, 0.0), 255.0).to(tl.int32)
+        packed = packed | (tl.where(live, byte, 0) << (8 * j))""")
+
+
+def group_loop() -> tuple[str, str]:
+    """(the kernel's word-tile block, upstream's loop over the groups): kernel_variant's old and new."""
+    from . import packed
+    src = textwrap.dedent(inspect.getsource(packed.silu_mul_fp8_packed_kernel.fn))
+    start = src.index("    j = tl.arange(0, GROUPS_PER_WORD)\n")   # the block: from the group axis
+    end = src.index("\n", src.index("    packed = tl.reduce("))    # to the packed word
+    return src[start:end], _GROUP_LOOP
 
 
 def _plain(kernel: str, **kw):
@@ -293,9 +318,9 @@ def _providers() -> dict[str, Provider]:
                  "colmajor", _plain("colmajor", use_ue8m0=True), "colmajor_ue8m0", ("call", "kernel")),
         Provider("packed_plain", "BENCHMARK ONLY: packed spelled as upstream (tl.exp, clamp)", "packed",
                  _plain("packed"), "packed", ("call", "kernel")),
-        Provider("packed_loads_first", "BENCHMARK ONLY: packed issuing all its loads before its "
-                 "first store", "packed", _variant("packed", *LOADS_FIRST, "loads_first"), "packed",
-                 ("call", "kernel")),
+        Provider("packed_group_loop", "BENCHMARK ONLY: packed looping over its word's four groups "
+                 "(upstream's structure)", "packed", _variant("packed", *group_loop(), "group_loop"),
+                 "packed", ("call", "kernel")),
         Provider("colmajor_no_exp", "BENCHMARK ONLY: colmajor with exp(-g) -> g*g", "colmajor",
                  _no_exp("colmajor"), "colmajor", ("call", "kernel")),
         Provider("packed_no_exp", "BENCHMARK ONLY: packed with exp(-g) -> g*g", "packed",
@@ -305,7 +330,7 @@ def _providers() -> dict[str, Provider]:
                                       "y / scale[:, :, None]", "div", use_ue8m0=True),
                  "colmajor_ue8m0", ("call", "kernel")),
         Provider("packed_div", "BENCHMARK ONLY: packed dividing by 2**e (upstream)", "packed",
-                 _variant("packed", "y * tl.exp2(-e)[:, None]", "y / tl.exp2(e)[:, None]", "div"),
+                 _variant("packed", "y * tl.exp2(-e)[:, :, None]", "y / tl.exp2(e)[:, :, None]", "div"),
                  "packed", ("call", "kernel")),
         Provider("compile_ref", "torch.compile(kernels.reference colmajor)", "colmajor",
                  _compiled(silu_mul_fp8_colmajor_ref)),
@@ -344,8 +369,9 @@ class Timer:
         finally:
             del g
 
-    def loop(self, fn) -> tuple[float, float]:
-        """(µs per call between events, µs of host time per call) over back-to-back calls."""
+    def loop(self, fn, ms: float | None = None) -> tuple[float, float]:
+        """(µs per call between events, µs of host time per call) over back-to-back calls lasting about
+        `ms` milliseconds (default: a quarter of rep_ms)."""
         if not self.gpu:
             us = self._wall(fn)
             return us, us
@@ -356,7 +382,7 @@ class Timer:
         fn()
         e.record()
         torch.cuda.synchronize()
-        k = max(3, min(2_000, int(self.rep_ms / 4 / max(s.elapsed_time(e), 1e-3))))
+        k = max(3, min(2_000, int((ms or self.rep_ms / 4) / max(s.elapsed_time(e), 1e-3))))
         s.record()
         t0 = time.perf_counter()
         for _ in range(k):
@@ -445,10 +471,10 @@ class Run:
         os.replace(tmp, path)  # a reader never sees half a file
 
     def measure(self, m: int, n: int, cases: list[tuple[str, str, Callable, str, dict | None]],
-                rounds: int | None = None) -> list[dict]:
+                rounds: int | None = None, loop_ms: float | None = None) -> list[dict]:
         """cases: (record name, mode, fn, bytes_as, tile). Interleaved rounds, the copies first;
         returns one record per case with the median over rounds and the median ratio to the copy
-        of the same mode and round."""
+        of the same mode and round. loop_ms: how long each "loop" measurement runs (Timer.loop)."""
         rounds = rounds or self.rounds
         times: dict[int, list[float]] = {i: [] for i in range(len(cases))}
         host: dict[int, list[float]] = {i: [] for i in range(len(cases))}
@@ -459,7 +485,7 @@ class Run:
                     continue
                 try:
                     if mode == "loop":
-                        us, h = self.timer.loop(fn)
+                        us, h = self.timer.loop(fn, loop_ms)
                         host[i].append(h)
                     else:
                         us = getattr(self.timer, mode)(fn)
@@ -560,8 +586,8 @@ def stage_tune(run: Run, shapes, candidates=None) -> dict:
     for m, n in shapes:
         x = run.x(m, n)
         # Large M: back-to-back calls without an L2 flush, the way a serving loop runs a launch of
-        # milliseconds; small M: the kernel alone (a CUDA-graph replay), where the host would otherwise
-        # decide. Each against the copy in the same mode.
+        # milliseconds, for TUNE_LOOP_MS each; small M: the kernel alone (a CUDA-graph replay), where
+        # the host would otherwise decide. Each against the copy in the same mode.
         mode = "loop" if run.gpu and tiles.bucket(m) != tiles.M_BUCKETS[0][0] else (
             "kernel" if run.gpu else "call")
         cases = run.cases(["copy"], m, n, modes=("call", "loop") if mode == "loop" else ("call",))
@@ -582,7 +608,7 @@ def stage_tune(run: Run, shapes, candidates=None) -> dict:
                               "packed" if kernel == "packed" else "colmajor",
                               {"tile": t, "source": "sweep"}))
         run.log(f"tune M={m:,} N={n:,}: {len(cases) - copies} tiles x {run.rounds} rounds ({mode})")
-        recs = run.measure(m, n, cases)
+        recs = run.measure(m, n, cases, loop_ms=TUNE_LOOP_MS)
         records += recs
         for kernel in candidates:
             ok = [r for r in recs if r["name"] == kernel and "tbps" in r and "error" not in r]
@@ -612,13 +638,13 @@ def stage_targets(run: Run, target=TARGET, small=SMALL, int_shape=INT_COST_SHAPE
 
     plain = ["colmajor_plain", "colmajor_ue8m0_plain", "packed_plain"]
     names = ["copy", "mix_baseline", "colmajor", "colmajor_ue8m0", "packed", *plain,
-             "packed_loads_first", "colmajor_no_exp", "packed_no_exp", "colmajor_ue8m0_div", "packed_div"]
+             "packed_group_loop", "colmajor_no_exp", "packed_no_exp", "colmajor_ue8m0_div", "packed_div"]
     run.log(f"targets M={target[0]:,} N={target[1]:,}")
     records += run.measure(*target, run.cases(names, *target), rounds=run.rounds + 2)
     save()
     run.log(f"targets M={small[0]:,} N={small[1]:,} (default arguments)")
     records += run.measure(*small, run.cases(["copy", "mix_baseline", "colmajor", "colmajor_ue8m0",
-                                              "packed", *plain, "packed_loads_first"], *small),
+                                              "packed", *plain, "packed_group_loop"], *small),
                            rounds=run.rounds + 2)
     save()
     m, n = int_shape

@@ -1,4 +1,4 @@
-"""Two steps of the kernels spelled for the GPU: fewer instructions, the same silu and codes on finite input.
+"""Three steps of the kernels spelled for the GPU: fewer instructions, the same silu and codes on finite input.
 
 Both kernels call these helpers. On a GPU they take the short spelling; on the CPU tier (Triton's
 interpreter) the plain one, for the reasons given below. Lesson 09 ("Fewer instructions, the same bits") shows the
@@ -33,6 +33,17 @@ measured effect: SASS counts in results/gpu/h200/sass_sm90.json, H200 timings be
   NaN is outside the contract (the launchers' check_finite). Upstream's clamp turns a NaN into -448
   (max.f32 returns the other operand), while the cast alone keeps it NaN (0x7F). So on NaN input the
   course's GPU kernels no longer match upstream's bytes; on finite input they do.
+
+``round_bf16(y, PAIRED)``: the packed kernel's one rounding of silu(g) * u through bf16.
+  Plain: ``y.to(tl.bfloat16).to(tl.float32)``. Triton 3.6 emits one ``cvt.rn.bf16.f32`` per value,
+  and ptxas turns each into an F2F.BF16.F32: one conversion instruction per element.
+  Short (a GPU with PAIRED): ``cvt.rn.bf16x2.f32`` rounds two values in one instruction (one F2FP),
+  and two integer operations widen the halves back to fp32 (SASS counts: scripts/sass_counts.py).
+  Both round to nearest, ties to even, and keep subnormals; on an H200 the two spellings agree on
+  all 2**32 fp32 patterns, a NaN counted equal to a NaN (results/gpu/h200/gpu_spelling.json). The
+  instruction needs sm_80 or newer, so the kernel asks for it only where fp8 is converted in
+  hardware (sm_89+, kernels.fp8); elsewhere, and on the CPU tier (the interpreter cannot run inline
+  PTX), the plain spelling.
 """
 from __future__ import annotations
 
@@ -65,3 +76,17 @@ def clamp_e4m3(q):
     if not GPU_SPELLING:
         q = tl.minimum(tl.maximum(q, -FP8_MAX), FP8_MAX)
     return q
+
+
+@triton.jit
+def round_bf16(y, PAIRED: tl.constexpr):
+    """fp32 y rounded to bf16 (to nearest, ties to even) and widened back to fp32."""
+    if GPU_SPELLING and PAIRED:
+        # cvt.rn.bf16x2.f32 d, a, b puts a's rounding in d's high half and b's in its low half; the
+        # low half widens by a shift, the high half by clearing the low 16 bits
+        y = tl.inline_asm_elementwise(
+            "{ .reg .b32 t; cvt.rn.bf16x2.f32 t, $3, $2; shl.b32 $0, t, 16; and.b32 $1, t, 0xffff0000; }",
+            "=r,=r,r,r", [y], dtype=tl.float32, is_pure=True, pack=2)
+    else:
+        y = y.to(tl.bfloat16).to(tl.float32)
+    return y

@@ -31,6 +31,11 @@ GROUPS_PER_WORD = tl.constexpr(offsets.GROUPS_PER_WORD)
 
 
 @triton.jit
+def _bitwise_or(a, b):
+    return a | b
+
+
+@triton.jit
 def silu_mul_fp8_packed_kernel(
     x_ptr,              # *T   input [M, N], row-major; gate = columns [0, N/2), up = [N/2, N)
     q_ptr,              # *fp8 output [M, N/2], row-major
@@ -66,29 +71,33 @@ def silu_mul_fp8_packed_kernel(
     row_ok = rows < M
     x_row = rows * N                 # P1: wraps past 2**31 in int32
     q_row = rows * half              # P2
+    # The word's four groups are one axis of a [BLOCK_M, 4, 128] tile, loaded at once (upstream
+    # loops over them; the loop's speed: lesson 09, "The word as one tile").
+    j = tl.arange(0, GROUPS_PER_WORD)
+    gid = pid_p * GROUPS_PER_WORD + j   # P9
+    live = gid < num_groups          # the last word may have unused lanes
     k = tl.arange(0, GROUP)
-    packed = tl.zeros([BLOCK_M], dtype=tl.int32)
-    for j in tl.static_range(GROUPS_PER_WORD):
-        gid = pid_p * GROUPS_PER_WORD + j   # P9
-        live = gid < num_groups      # the last word may have unused lanes
-        mask = row_ok[:, None] & live
-        offs = x_row[:, None] + gid * GROUP + k[None, :]   # P5, P6, P7: summed in int32 first
-        g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-        u = tl.load(x_ptr + offs + half, mask=mask, other=0.0).to(tl.float32)
-        # Precision path: everything in fp32, then one rounding through bf16.
-        if HAS_CLAMP:
-            # the SwiGLU clamp as upstream's packed kernel does it (0.20+): in fp32, not narrowed
-            g = tl.minimum(g, clamp_limit)
-            u = tl.clamp(u, -clamp_limit, clamp_limit)
-        y = (g / (1.0 + gpu_math.exp_neg(g)) * u).to(tl.bfloat16).to(tl.float32)   # gpu_math
-        scale_raw = tl.maximum(tl.max(tl.abs(y), axis=1) / FP8_MAX, PACKED_EPS)
-        e = tl.ceil(tl.log2(scale_raw))
-        # y / 2**e as y * 2**-e: the reciprocal of a power of two is exact, so the product has the
-        # quotient's bits without an fp32 division per element (special-function work)
-        q = gpu_math.clamp_e4m3(y * tl.exp2(-e)[:, None])   # +-448 where the cast won't saturate
-        fp8.store_e4m3(q_ptr + q_row[:, None] + gid * GROUP + k[None, :], q, mask, SOFTWARE_FP8)
-        byte = tl.minimum(tl.maximum(e + UE8M0_BIAS, 0.0), 255.0).to(tl.int32)
-        packed = packed | (tl.where(live, byte, 0) << (8 * j))
+    mask = row_ok[:, None, None] & live[None, :, None]
+    offs = x_row[:, None, None] + gid[None, :, None] * GROUP + k[None, None, :]   # P5, P6, P7: summed in int32 first
+    g = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    u = tl.load(x_ptr + offs + half, mask=mask, other=0.0).to(tl.float32)
+    # Precision path: everything in fp32, then one rounding through bf16.
+    if HAS_CLAMP:
+        # the SwiGLU clamp as upstream's packed kernel does it (0.20+): in fp32, not narrowed
+        g = tl.minimum(g, clamp_limit)
+        u = tl.clamp(u, -clamp_limit, clamp_limit)
+    # silu(g) * u rounded to bf16 (gpu_math: two values per conversion where fp8 is in hardware)
+    y = gpu_math.round_bf16(g / (1.0 + gpu_math.exp_neg(g)) * u, not SOFTWARE_FP8)
+    scale_raw = tl.maximum(tl.max(tl.abs(y), axis=2) / FP8_MAX, PACKED_EPS)   # [BLOCK_M, 4]
+    e = tl.ceil(tl.log2(scale_raw))
+    # y / 2**e as y * 2**-e: the reciprocal of a power of two is exact, so the product has the
+    # quotient's bits without an fp32 division per element (special-function work)
+    q = gpu_math.clamp_e4m3(y * tl.exp2(-e)[:, :, None])   # +-448 where the cast won't saturate
+    fp8.store_e4m3(q_ptr + q_row[:, None, None] + gid[None, :, None] * GROUP + k[None, None, :], q,
+                   mask, SOFTWARE_FP8)
+    byte = tl.minimum(tl.maximum(e + UE8M0_BIAS, 0.0), 255.0).to(tl.int32)
+    # group 4p + j in byte j of the word: the bytes do not overlap, so or-ing them packs them
+    packed = tl.reduce(tl.where(live[None, :], byte, 0) << (8 * j)[None, :], 1, _bitwise_or)
     # rows M .. s_stride - 1 are the TMA alignment padding: defined as 0, written here (no memset)
     tl.store(s_ptr + pid_p * s_stride + rows, tl.where(row_ok, packed, 0),
              mask=rows < s_stride)   # P3

@@ -13,6 +13,8 @@ memory), one Triton kernel counts:
 3. the fp8 cast: ``clamp(g, -448, 448)`` cast to e4m3 against ``gpu_math.clamp_e4m3(g)`` cast
    (on a GPU: no clamp, the saturating cast alone), bytes compared, counted apart for NaN and
    non-NaN patterns (a clamped NaN becomes -448 through max.f32; the unclamped cast keeps it NaN).
+4. the bf16 rounding: ``g.to(tl.bfloat16).to(tl.float32)`` against ``gpu_math.round_bf16(g, True)``
+   (two values per cvt.rn.bf16x2.f32), bit for bit, a NaN equal to a NaN.
 
 The counts are the result, whatever they are; exit status 0 when it ran. tests/test_gpu_spelling.py
 checks the same spellings through the kernels' launchers on every bf16 and fp16 gate value.
@@ -36,7 +38,8 @@ import triton.language as tl  # noqa: E402
 from kernels import gpu_math  # noqa: E402
 
 BLOCK = 4096
-COUNTERS = ("exp_differs", "silu_differs", "cast_differs_not_nan", "cast_differs_nan", "nan_patterns")
+COUNTERS = ("exp_differs", "silu_differs", "cast_differs_not_nan", "cast_differs_nan", "nan_patterns",
+            "round_bf16_differs")
 
 
 @triton.jit
@@ -62,6 +65,11 @@ def _spellings(count_ptr, first_exp_ptr, start, n, BLOCK: tl.constexpr):
     tl.atomic_add(count_ptr + 2, tl.sum((cast_diff & ~is_nan).to(tl.int64)))
     tl.atomic_add(count_ptr + 3, tl.sum((cast_diff & is_nan).to(tl.int64)))
     tl.atomic_add(count_ptr + 4, tl.sum((live & is_nan).to(tl.int64)))
+    r_plain = g.to(tl.bfloat16).to(tl.float32)
+    r_short = gpu_math.round_bf16(g, True)
+    round_diff = live & (r_plain.to(tl.int32, bitcast=True) != r_short.to(tl.int32, bitcast=True)) \
+        & ~((r_plain != r_plain) & (r_short != r_short))
+    tl.atomic_add(count_ptr + 5, tl.sum(round_diff.to(tl.int64)))
     # the smallest positive g whose exp differs (exp(-g) is the plain spelling's subnormal there)
     big = 0x7F800000
     pos = exp_diff & (g > 0)

@@ -6,8 +6,8 @@ For each kernel, at the two target shapes, the tile comes from OUT_DIR/tiles.jso
 `kernels bench --sweep` recorded on that GPU). Each kernel is compiled twice (packed three times):
 - as the course launches it on a GPU (kernels.gpu_math's spelling);
 - as kernels.bench.PLAIN rebuilds it (tl.exp(-g), and the clamp before the fp8 cast);
-- packed only, a third time, as kernels.bench.LOADS_FIRST rebuilds it (GPU spelling, every load of the
-  word issued before the first store: lesson 09, "The order of loads and stores"), as "loads_first".
+- packed only, a third time, as kernels.bench.group_loop() rebuilds it (GPU spelling, upstream's loop
+  over the word's four groups instead of one tile: lesson 09, "The word as one tile"), as "group_loop".
 Each cubin is disassembled with the nvdisasm that ships with Triton, and the instructions are counted
 by opcode, and the order of the global loads and stores is kept (`loads_and_stores`: L and S in
 program order). The kernels have no loops (the packed word's four groups are unrolled), so a warp runs
@@ -102,9 +102,9 @@ def main(out: str) -> int:
             base = "packed" if kernel == "packed" else "colmajor"
             variants = [("gpu", getattr(module, name)),
                         ("plain", bench.kernel_variant(module, name, *bench.PLAIN[base], "plain"))]
-            if kernel == "packed":   # every load first (lesson 09, "The order of loads and stores")
-                variants.append(("loads_first", bench.kernel_variant(module, name, *bench.LOADS_FIRST,
-                                                                     "loads_first")))
+            if kernel == "packed":   # upstream's loop (lesson 09, "The word as one tile")
+                variants.append(("group_loop", bench.kernel_variant(module, name, *bench.group_loop(),
+                                                                    "group_loop")))
             for spelling, fn in variants:
                 sass, elements = compile_sass(fn, kernel, m, n, tile)
                 ops = count(sass)

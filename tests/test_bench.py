@@ -82,13 +82,14 @@ def test_no_exp_variant_is_the_kernel_with_exactly_that_change():
     assert torch.equal(q2.view(torch.uint8), R.silu_mul_fp8_colmajor_ref(x)[0].view(torch.uint8))
 
 
-def test_loads_first_variant_is_bit_identical_to_the_packed_kernel():
-    """kernels.bench.LOADS_FIRST only moves the loads (lesson 09, "The order of loads and stores"):
-    same bytes out, the last word's unused lanes and the scales' padding rows included (N/256 = 5
-    groups, M not a multiple of 4), read from the scales' storage."""
+@pytest.mark.parametrize("clamp", [None, 0.75], ids=["no-clamp", "clamp"])
+def test_group_loop_variant_is_bit_identical_to_the_packed_kernel(clamp):
+    """kernels.bench.group_loop() only changes the structure (lesson 09, "The word as one tile"): the
+    reference's bytes out, the last word's unused lanes and the scales' padding rows included (N/256 =
+    5 groups, M not a multiple of 4), read from the scales' storage; with and without the clamp."""
     x = _x(13, 1_280, 5)
-    q, s = bench._variant("packed", *bench.LOADS_FIRST, "loads_first")(x)()
-    rq, rs = R.silu_mul_fp8_packed_ref(x)
+    q, s = bench._variant("packed", *bench.group_loop(), "group_loop", clamp_limit=clamp)(x)()
+    rq, rs = R.silu_mul_fp8_packed_ref(x, clamp_limit=clamp)
     assert torch.equal(q.view(torch.uint8), rq.view(torch.uint8))
     assert s.stride() == rs.stride()
     words, stride = s.shape[1], s.stride(1)
@@ -97,7 +98,7 @@ def test_loads_first_variant_is_bit_identical_to_the_packed_kernel():
 
 
 @pytest.mark.skipif(TIER != "cpu", reason="kernels.probe.trace replays kernels in the interpreter")
-def test_loads_first_variant_reads_and_writes_exactly_what_the_kernel_does(monkeypatch):
+def test_group_loop_variant_reads_and_writes_exactly_what_the_kernel_does(monkeypatch):
     """Every unmasked load and store of the variant, traced in the interpreter, against the kernel's:
     a variant that dropped a mask would read past x (the padding rows, the last word's unused lanes)
     without changing a stored byte."""
@@ -113,19 +114,19 @@ def test_loads_first_variant_reads_and_writes_exactly_what_the_kernel_does(monke
 
     want = accesses()
     monkeypatch.setattr(packed, "silu_mul_fp8_packed_kernel",
-                        bench.kernel_variant(packed, "silu_mul_fp8_packed_kernel", *bench.LOADS_FIRST,
-                                             "loads_first"))
+                        bench.kernel_variant(packed, "silu_mul_fp8_packed_kernel", *bench.group_loop(),
+                                             "group_loop"))
     got = accesses()
     assert got == want
     assert 0 <= min(got[("x", False)]) and max(got[("x", False)]) < m * n
 
 
-def test_the_loads_first_provider_builds_that_variant(monkeypatch):
+def test_the_group_loop_provider_builds_that_variant(monkeypatch):
     seen = []
     real = bench.kernel_variant
     monkeypatch.setattr(bench, "kernel_variant", lambda *a: seen.append(a[2:]) or real(*a))
-    bench._providers()["packed_loads_first"].make(_x(8, 1_024))
-    assert seen == [(*bench.LOADS_FIRST, "loads_first")]
+    bench._providers()["packed_group_loop"].make(_x(8, 1_024))
+    assert seen == [(*bench.group_loop(), "group_loop")]
 
 
 def test_the_tune_stage_ships_the_tile_that_is_fast_in_every_round():
@@ -215,8 +216,8 @@ def test_stages_write_valid_files_and_resume(tmp_path, monkeypatch):
                 assert set(r["tile"]["tile"]) == set(tiles.FIELDS[r["name"]])
     assert json.loads((tmp_path / "targets.json").read_text())["complete"]
     # what each stage records: lesson 09 reads these names
-    for name, shape, want in (("targets.json", (8, 1_024), {"mix_baseline", "packed_loads_first"}),
-                              ("targets.json", (4, 512), {"mix_baseline", "packed_loads_first"}),
+    for name, shape, want in (("targets.json", (8, 1_024), {"mix_baseline", "packed_group_loop"}),
+                              ("targets.json", (4, 512), {"mix_baseline", "packed_group_loop"}),
                               ("sizes.json", (4, 512), {"mix_baseline", "packed"})):
         names = {r["name"] for r in json.loads((tmp_path / name).read_text())["records"]
                  if (r["M"], r["N"]) == shape}
@@ -234,7 +235,7 @@ class _TileTimer:
     """Fake GPU timer for the tune stage: times by tile and round, and the modes it was asked for."""
 
     def __init__(self, by_block_m):
-        self.by_block_m, self.rounds, self.modes = by_block_m, {}, []
+        self.by_block_m, self.rounds, self.modes, self.loop_ms = by_block_m, {}, [], set()
 
     def _time(self, mode, fn):
         tile = (fn.__defaults__ or (None, {}))[1]    # the stage's lambdas bind their tile
@@ -249,7 +250,8 @@ class _TileTimer:
     def kernel(self, fn):
         return self._time("kernel", fn)
 
-    def loop(self, fn):
+    def loop(self, fn, ms=None):
+        self.loop_ms.add(ms)
         return self._time("loop", fn), 1.0
 
 
@@ -263,9 +265,9 @@ def _fake_gpu_run(tmp_path, monkeypatch):
 
 
 def test_the_tune_stage_times_large_m_back_to_back_and_ships_the_steady_tile(tmp_path, monkeypatch):
-    """On a GPU (faked here: no kernel runs), M > 16,384 is timed as back-to-back calls against the
-    copy's own loop, M <= 16,384 as kernel-only replays; each bucket ships the tile whose slowest round
-    was the fastest, not the one with the best median."""
+    """On a GPU (faked here: no kernel runs), M > 16,384 is timed as back-to-back calls of
+    bench.TUNE_LOOP_MS each against the copy's own loop, M <= 16,384 as kernel-only replays; each
+    bucket ships the tile whose slowest round was the fastest, not the one with the best median."""
     run = _fake_gpu_run(tmp_path, monkeypatch)
     for m, bucket, mode, copy_modes in ((20_000, "M>16384", "loop", {"call", "loop"}),
                                         (4_096, "M<=16384", "kernel", {"call"})):
@@ -274,6 +276,7 @@ def test_the_tune_stage_times_large_m_back_to_back_and_ships_the_steady_tile(tmp
         assert table["tiles"]["packed"][bucket]["1024"]["block_m"] == 8, m
         assert {md for k, md in run.timer.modes if k != "copy"} == {mode}, m
         assert {md for k, md in run.timer.modes if k == "copy"} == copy_modes, m
+        assert run.timer.loop_ms == ({bench.TUNE_LOOP_MS} if mode == "loop" else set()), m
     recs = json.loads((tmp_path / "tune.json").read_text())["records"]
     assert all("vs_copy" in r for r in recs if r["name"] == "packed")
 
@@ -311,7 +314,7 @@ def test_lesson_tables_read_failed_records_and_other_modes():
     left out, and a shape without records says so."""
     from course import perf
     rows = [{"name": "copy", "mode": "call", "M": 8, "N": 256, "us": 10.0, "tbps": 2.0},
-            {"name": "packed_loads_first", "mode": "kernel", "M": 8, "N": 256, "error": "RuntimeError: x"}]
+            {"name": "packed_group_loop", "mode": "kernel", "M": 8, "N": 256, "error": "RuntimeError: x"}]
     table = perf.ratio_table(perf.pick_rows(rows, 8, 256, modes=("call", "kernel")))
     assert "failed: RuntimeError: x" in table
     tune = [{"name": "copy", "mode": "call", "M": 8, "N": 256, "us": 10.0, "tbps": 2.0},

@@ -155,5 +155,6 @@ def test_sums_of_products_are_checked_too():
 
 def test_course_packed_kernel_sum_is_a_finding_of_the_bug_variant_only():
     bug = lint(silu_mul_fp8_packed_kernel, {"INDEX_64": False})
-    assert "x_row[:, None] + gid * GROUP + k[None, :]" in [s.text for s in bug.findings if s.kind == "sum"]
+    assert "x_row[:, None, None] + gid[None, :, None] * GROUP + k[None, None, :]" in [
+        s.text for s in bug.findings if s.kind == "sum"]
     assert lint(silu_mul_fp8_packed_kernel, {"INDEX_64": True}).ok
