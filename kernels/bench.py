@@ -18,7 +18,8 @@ as it has data (a killed run keeps what it measured; ``--resume`` skips finished
 Modes: ``call`` = do_bench of the call as a user makes it (L2 flushed before each call; host time
 hidden while it is shorter than the flush); ``kernel`` = do_bench of a CUDA-graph replay of the same
 call (device work only: the kernel and anything else it launches); ``loop`` = back-to-back calls
-between two events (host time included once it exceeds the device time). Bytes: ``bytes_moved``,
+between two events (host time included once it exceeds the device time; at large M each loop lasts
+``SUSTAINED_MS``). Bytes: ``bytes_moved``,
 every byte read and written once. Output goes to results/tmp/ unless ``--out`` says otherwise.
 """
 from __future__ import annotations
@@ -63,10 +64,11 @@ CANDIDATES = {
 }
 CANDIDATES["colmajor_ue8m0"] = CANDIDATES["colmajor"]
 STAGES_NUM = {"colmajor": 3, "colmajor_ue8m0": 3, "packed": 2}  # no loop to pipeline: fixed
-# The tune stage's large-M points: this long of back-to-back calls each, so that a tile is judged in
-# the state a serving loop keeps the GPU in (on the H200, at its power limit: clocks.json), not in a
-# short burst at full clocks (lesson 09, "Tiles per GPU").
-TUNE_LOOP_MS = 400
+# Every "loop" point at large M (the M > 16,384 bucket: tune, targets, sizes) is this long of
+# back-to-back calls, so that a kernel and a tile are judged in the state a serving loop keeps the
+# GPU in (on the H200, at its power limit: clocks.json), not in a short burst at full clocks
+# (lesson 09, "Tiles per GPU"). Small M loops last a quarter of --rep-ms.
+SUSTAINED_MS = 400
 
 
 def bytes_moved(kernel: str, m: int, n: int) -> dict[str, int]:
@@ -471,11 +473,13 @@ class Run:
         os.replace(tmp, path)  # a reader never sees half a file
 
     def measure(self, m: int, n: int, cases: list[tuple[str, str, Callable, str, dict | None]],
-                rounds: int | None = None, loop_ms: float | None = None) -> list[dict]:
+                rounds: int | None = None) -> list[dict]:
         """cases: (record name, mode, fn, bytes_as, tile). Interleaved rounds, the copies first;
         returns one record per case with the median over rounds and the median ratio to the copy
-        of the same mode and round. loop_ms: how long each "loop" measurement runs (Timer.loop)."""
+        of the same mode and round. A "loop" lasts SUSTAINED_MS at large M."""
+        from . import tiles
         rounds = rounds or self.rounds
+        loop_ms = SUSTAINED_MS if self.gpu and tiles.bucket(m) != tiles.M_BUCKETS[0][0] else None
         times: dict[int, list[float]] = {i: [] for i in range(len(cases))}
         host: dict[int, list[float]] = {i: [] for i in range(len(cases))}
         errors: dict[int, str] = {}
@@ -586,7 +590,7 @@ def stage_tune(run: Run, shapes, candidates=None) -> dict:
     for m, n in shapes:
         x = run.x(m, n)
         # Large M: back-to-back calls without an L2 flush, the way a serving loop runs a launch of
-        # milliseconds, for TUNE_LOOP_MS each; small M: the kernel alone (a CUDA-graph replay), where
+        # milliseconds, for SUSTAINED_MS each; small M: the kernel alone (a CUDA-graph replay), where
         # the host would otherwise decide. Each against the copy in the same mode.
         mode = "loop" if run.gpu and tiles.bucket(m) != tiles.M_BUCKETS[0][0] else (
             "kernel" if run.gpu else "call")
@@ -608,7 +612,7 @@ def stage_tune(run: Run, shapes, candidates=None) -> dict:
                               "packed" if kernel == "packed" else "colmajor",
                               {"tile": t, "source": "sweep"}))
         run.log(f"tune M={m:,} N={n:,}: {len(cases) - copies} tiles x {run.rounds} rounds ({mode})")
-        recs = run.measure(m, n, cases, loop_ms=TUNE_LOOP_MS)
+        recs = run.measure(m, n, cases)
         records += recs
         for kernel in candidates:
             ok = [r for r in recs if r["name"] == kernel and "tbps" in r and "error" not in r]

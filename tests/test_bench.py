@@ -266,7 +266,7 @@ def _fake_gpu_run(tmp_path, monkeypatch):
 
 def test_the_tune_stage_times_large_m_back_to_back_and_ships_the_steady_tile(tmp_path, monkeypatch):
     """On a GPU (faked here: no kernel runs), M > 16,384 is timed as back-to-back calls of
-    bench.TUNE_LOOP_MS each against the copy's own loop, M <= 16,384 as kernel-only replays; each
+    bench.SUSTAINED_MS each against the copy's own loop, M <= 16,384 as kernel-only replays; each
     bucket ships the tile whose slowest round was the fastest, not the one with the best median."""
     run = _fake_gpu_run(tmp_path, monkeypatch)
     for m, bucket, mode, copy_modes in ((20_000, "M>16384", "loop", {"call", "loop"}),
@@ -276,7 +276,7 @@ def test_the_tune_stage_times_large_m_back_to_back_and_ships_the_steady_tile(tmp
         assert table["tiles"]["packed"][bucket]["1024"]["block_m"] == 8, m
         assert {md for k, md in run.timer.modes if k != "copy"} == {mode}, m
         assert {md for k, md in run.timer.modes if k == "copy"} == copy_modes, m
-        assert run.timer.loop_ms == ({bench.TUNE_LOOP_MS} if mode == "loop" else set()), m
+        assert run.timer.loop_ms == ({bench.SUSTAINED_MS} if mode == "loop" else set()), m
     recs = json.loads((tmp_path / "tune.json").read_text())["records"]
     assert all("vs_copy" in r for r in recs if r["name"] == "packed")
 
