@@ -58,8 +58,8 @@ def test_packed_loads_its_word_before_storing_and_the_group_loop_does_not(fresh)
         if r["kernel"] != "packed":
             continue
         order = r["loads_and_stores"]
-        assert order.count("L") >= 8 and order.count("S") >= 3, (r["shape"], order)
-        loads_first = order.rstrip("S") == "L" * order.count("L")
+        assert "L" in order and "S" in order, (r["shape"], order)
+        loads_first = "SL" not in order      # no load after a store
         assert loads_first == (r["spelling"] != "group_loop"), (r["shape"], r["spelling"], order)
         seen.add(r["spelling"])
     assert seen == {"gpu", "plain", "group_loop"}
