@@ -405,11 +405,11 @@ def clocks_table(device: str = "h200") -> str:
         return "(no clocks.json recorded for this device)"
     copy = {p["pass"]: p["us_per_call"] for p in rec["phases"] if p["name"] == "copy"}
     lines = [f"M = {rec['M']:,}, N = {rec['N']:,}: {rec['phase_s']:.0f} s of back-to-back calls each",
-             f"{'workload':<14} {'pass':>4} {'µs/call':>9} {'time/copy':>9} {'SM MHz':>7} {'power W':>8} "
+             f"{'workload':<18} {'pass':>4} {'µs/call':>9} {'time/copy':>9} {'SM MHz':>7} {'power W':>8} "
              f"{'power cap':>10}"]
     for p in rec["phases"]:
         cap = ",".join(p.get("clocks_throttle_reasons.sw_power_cap") or ["?"])
-        lines.append(f"{p['name']:<14} {p['pass']:>4} {p['us_per_call']:>9,.1f} "
+        lines.append(f"{p['name']:<18} {p['pass']:>4} {p['us_per_call']:>9,.1f} "
                      f"{p['us_per_call'] / copy[p['pass']]:>9.3f} {p['clocks.sm']:>7.0f} "
                      f"{p['power.draw']:>8.1f} {cap:>10}")
     return "\n".join(lines)

@@ -2,14 +2,16 @@
 
     python scripts/gpu_clocks.py OUT_DIR          (a CUDA GPU; writes OUT_DIR/clocks.json)
 
-For each workload at M = 524,416, N = 8,192 (a device copy of the same bytes; the colmajor and
-packed kernels, each also spelled as upstream spells exp and the clamp -- kernels.bench.PLAIN, what
-the kernels were before kernels.gpu_math; packed without its exp -- kernels.bench's variant), a loop of calls
+For each workload at M = 524,416, N = 8,192 (a device copy of the same bytes; the colmajor, colmajor
+UE8M0 and packed kernels; colmajor and packed also spelled as upstream spells them -- kernels.bench.PLAIN,
+what the kernels were before kernels.gpu_math; packed without its exp, and packed with upstream's loop
+over its word's groups -- kernels.bench's variants), a loop of calls
 runs for PHASE_S seconds while `nvidia-smi` samples the SM clock, the memory clock, the power draw,
 the power limit, the temperature and the active clock-throttle reasons every 100 ms. The JSON keeps,
 per workload, the achieved time per call (events around the loop) and the medians of the samples
-taken while it ran. Each workload runs twice, in the order copy, colmajor, colmajor_plain, packed,
-packed_plain, packed_no_exp, copy, ..., so a drift over time shows as a difference between the passes.
+taken while it ran. Each workload runs twice, in the order copy, colmajor, colmajor_plain,
+colmajor_ue8m0, packed, packed_plain, packed_no_exp, packed_group_loop, copy, ..., so a drift over time
+shows as a difference between the passes.
 """
 from __future__ import annotations
 
@@ -58,8 +60,9 @@ def main() -> int:
     gen = torch.Generator(device="cuda").manual_seed(M * 7 + N)
     x = torch.randn(M, N, generator=gen, device="cuda", dtype=torch.bfloat16)
     providers = bench._providers()
-    work = {name: providers[name].make(x) for name in ("copy", "colmajor", "colmajor_plain", "packed",
-                                                      "packed_plain", "packed_no_exp")}
+    work = {name: providers[name].make(x) for name in ("copy", "colmajor", "colmajor_plain", "colmajor_ue8m0",
+                                                      "packed", "packed_plain", "packed_no_exp",
+                                                      "packed_group_loop")}
     for fn in work.values():      # compile, allocate
         fn()
     torch.cuda.synchronize()
