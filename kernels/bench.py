@@ -19,7 +19,7 @@ Modes: ``call`` = do_bench of the call as a user makes it (L2 flushed before eac
 hidden while it is shorter than the flush); ``kernel`` = do_bench of a CUDA-graph replay of the same
 call (device work only: the kernel and anything else it launches); ``loop`` = back-to-back calls
 between two events (host time included once it exceeds the device time; at large M each loop lasts
-``SUSTAINED_MS``). Bytes: ``bytes_moved``,
+about ``SUSTAINED_MS``, at most 2,000 calls). Bytes: ``bytes_moved``,
 every byte read and written once. Output goes to results/tmp/ unless ``--out`` says otherwise.
 """
 from __future__ import annotations
@@ -64,10 +64,10 @@ CANDIDATES = {
 }
 CANDIDATES["colmajor_ue8m0"] = CANDIDATES["colmajor"]
 STAGES_NUM = {"colmajor": 3, "colmajor_ue8m0": 3, "packed": 2}  # no loop to pipeline: fixed
-# Every "loop" point at large M (the M > 16,384 bucket: tune, targets, sizes) is this long of
-# back-to-back calls, so that a kernel and a tile are judged in the state a serving loop keeps the
-# GPU in (on the H200, at its power limit: clocks.json), not in a short burst at full clocks
-# (lesson 09, "Tiles per GPU"). Small M loops last a quarter of --rep-ms.
+# Every "loop" point at large M (the M > 16,384 bucket: tune, targets, sizes) runs back-to-back calls for
+# about this long (at most 2,000 calls, Timer.loop), so that a kernel and a tile are judged over a stretch
+# closer to a serving loop than a 25 ms burst. Whether 0.4 s reaches the power-limited state of
+# clocks.json's six-second runs was not measured. Small M loops last a quarter of --rep-ms.
 SUSTAINED_MS = 400
 
 
@@ -251,10 +251,11 @@ PLAIN = {
 
 # The packed kernel with upstream's structure (lesson 09, "The word as one tile"): a loop over the
 # word's four groups, each loaded, quantized and stored before the next one is loaded, instead of
-# one [BLOCK_M, 4, 128] tile. Same spelling as the kernel (kernels.gpu_math), so only the structure
-# differs. The loop repeats the kernel's arithmetic on purpose (a loop cannot reuse the tile's
-# lines); the tests check that the variant gives the kernel's bits and reads and writes exactly what
-# the kernel does.
+# one [BLOCK_M, 4, 128] tile (upstream skips a group past the row with `if group_id < NUM_GROUPS:`;
+# this loop masks it, as the course's kernel did before the tile). Same spelling as the kernel
+# (kernels.gpu_math), so only the structure differs. The loop repeats the kernel's arithmetic on
+# purpose (a loop cannot reuse the tile's lines); the tests check that the variant gives the
+# kernel's bits and reads and writes exactly what the kernel does.
 _GROUP_LOOP = (
     """    k = tl.arange(0, GROUP)
     packed = tl.zeros([BLOCK_M], dtype=tl.int32)
