@@ -381,6 +381,19 @@ def sizes_table(device: str = "h200") -> str:
     rec = kit.recorded("sizes", device=device)
     if not rec:
         return "(no sizes.json recorded for this device)"
+    try:
+        return _sizes_lines(rec)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        return _unreadable(device, "sizes", e)
+
+
+def _unreadable(device: str, name: str, e: Exception) -> str:
+    """A recording whose fields a table cannot use (hand-edited, truncated): a line, not a traceback."""
+    return (f"(results/gpu/{device}/{name}.json is not a recording this table can read: "
+            f"{type(e).__name__}: {e})")
+
+
+def _sizes_lines(rec: dict) -> str:
     recs = [r for r in rec["records"] if "vs_copy" in r]
     ms, ns = sorted({r["M"] for r in recs}), sorted({r["N"] for r in recs})
     val = {(r["name"], r["mode"], r["M"], r["N"]): r["vs_copy"] for r in recs}
@@ -403,6 +416,13 @@ def clocks_table(device: str = "h200") -> str:
     rec = kit.recorded("clocks", device=device)
     if not rec:
         return "(no clocks.json recorded for this device)"
+    try:
+        return _clocks_lines(rec)
+    except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as e:
+        return _unreadable(device, "clocks", e)
+
+
+def _clocks_lines(rec: dict) -> str:
     copy = {p["pass"]: p["us_per_call"] for p in rec["phases"] if p["name"] == "copy"}
     lines = [f"M = {rec['M']:,}, N = {rec['N']:,}: {rec['phase_s']:.0f} s of back-to-back calls each",
              f"{'workload':<18} {'pass':>4} {'µs/call':>9} {'time/copy':>9} {'SM MHz':>7} {'power W':>8} "

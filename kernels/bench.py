@@ -750,22 +750,43 @@ def sizes_figure(res: dict):
     return fig
 
 
+class RecordingError(ValueError):
+    """A file given to --plot is not a bench recording (hand-edited, truncated, another tool's)."""
+
+
 def plot(folder: str | os.PathLike) -> list[str]:
+    """Plot DIR/sizes.json and DIR/targets.json (whichever exist); the paths written. A folder with
+    neither, or a file that is not a bench recording, raises RecordingError with what is wrong."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RecordingError(f"{folder} is not a folder")
+    made = []
+    for name in ("sizes.json", "targets.json"):
+        path = folder / name
+        if not path.exists():
+            continue
+        try:
+            made += _plot_one(folder, name, json.loads(path.read_text()))
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+            raise RecordingError(f"{path} is not a bench recording this can plot "
+                                 f"({type(e).__name__}: {e})") from e
+    if not made:
+        raise RecordingError(f"{folder} has no sizes.json or targets.json to plot")
+    return made
+
+
+def _plot_one(folder: Path, name: str, res: dict) -> list[str]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder = Path(folder)
     made = []
-    sizes = folder / "sizes.json"
-    if sizes.exists():
-        fig = sizes_figure(json.loads(sizes.read_text()))
+    if name == "sizes.json":
+        fig = sizes_figure(res)
         fig.savefig(folder / "sizes.png", dpi=110)
         plt.close(fig)
         made.append(str(folder / "sizes.png"))
-    targets = folder / "targets.json"
-    if targets.exists():
-        res = json.loads(targets.read_text())
+    else:
         m, n = res["records"][0]["M"], res["records"][0]["N"]
         more = (json.loads((folder / "compile.json").read_text())["records"]
                 if (folder / "compile.json").exists() else [])
@@ -821,7 +842,12 @@ def add_arguments(b) -> None:
 def main(a) -> int:
     from . import tier
     if a.plot:
-        for p in plot(a.plot):
+        try:
+            made = plot(a.plot)
+        except RecordingError as e:
+            print(f"bench --plot: {e}")
+            return 2
+        for p in made:
             print("wrote", p)
         return 0
     if not a.dry_run and tier.INTERPRETED:

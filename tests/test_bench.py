@@ -301,6 +301,39 @@ def test_default_output_is_ignored_by_git():
     assert r.returncode == 0, f"{path} would be committed: the default output must be ignored"
 
 
+@pytest.mark.parametrize("setup,says", [
+    (None, "is not a folder"),                                            # a folder that is not there
+    ({}, "has no sizes.json or targets.json"),                            # nothing to plot
+    ({"sizes.json": "{not json"}, "sizes.json is not a bench recording"),     # truncated
+    ({"sizes.json": '{"records": [{"M": "x", "N": 1, "vs_copy": 1}]}'}, "sizes.json is not a bench"),
+    ({"targets.json": '{"records": []}'}, "targets.json is not a bench recording"),
+], ids=["missing", "empty", "not-json", "bad-fields", "no-records"])
+def test_plot_refuses_what_is_not_a_recording_with_a_message(tmp_path, setup, says):
+    """bench --plot on a missing or empty folder, or on a hand-broken file: exit 2 and one line saying
+    what is wrong, no traceback and no partial success (before: a traceback, or nothing and exit 0)."""
+    folder = tmp_path / "rec"
+    if setup is not None:
+        folder.mkdir()
+        for name, text in setup.items():
+            (folder / name).write_text(text)
+    r = subprocess.run([sys.executable, "-m", "kernels", "bench", "--plot", str(folder)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr[-2000:])
+    assert says in r.stdout and "Traceback" not in r.stdout + r.stderr, (r.stdout, r.stderr[-2000:])
+
+
+def test_lesson_tables_read_broken_recordings_with_a_message(tmp_path, monkeypatch):
+    """course.perf's size and clock tables on a recording whose fields are wrong: a line, not a traceback."""
+    from course import perf, recorded
+    (tmp_path / "h200").mkdir()
+    (tmp_path / "h200" / "sizes.json").write_text('{"records": [{"vs_copy": 1.0, "M": 8}]}')
+    (tmp_path / "h200" / "clocks.json").write_text('{"M": 8, "N": 256, "phase_s": 6, "phases": [{"name": "x"}]}')
+    monkeypatch.setattr(recorded, "ROOT", tmp_path)
+    for table, name in ((perf.sizes_table, "sizes"), (perf.clocks_table, "clocks")):
+        out = table("h200")
+        assert out.startswith(f"(results/gpu/h200/{name}.json is not a recording this table can read"), out
+
+
 @pytest.mark.skipif(TIER != "cpu", reason="the no-GPU message")
 def test_bench_without_a_gpu_says_so():
     r = subprocess.run([sys.executable, "-m", "kernels", "bench"], cwd=ROOT, capture_output=True,
