@@ -45,7 +45,8 @@ M_BUCKETS = (("M<=16384", 16_384), ("M>16384", math.inf))
 
 _COL = {"block_m": 8, "groups_per_program": 8, "num_warps": 8, "num_stages": 3}
 # The H100-tuned launch settings (results/gpu/bench.json, 2026-11-27): colmajor 8 rows x 8 groups,
-# 8 warps; packed upstream's 8 rows, 4 warps, 2 stages, one word (4 groups) per program.
+# 8 warps; packed upstream's 8 rows, 4 warps, 2 stages, one word (4 groups) per program. Packed's was
+# tuned when the kernel still looped over the word's groups; the word tile has not run on an H100.
 DEFAULT_TILES = {
     "colmajor": dict(_COL),
     "colmajor_ue8m0": dict(_COL),
