@@ -820,6 +820,21 @@ def _plot_one(folder: Path, name: str, res: dict) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Command line (python -m kernels bench)
 # ---------------------------------------------------------------------------------------------
+def _at_least(low: float, kind=int):
+    """An argparse type: a number of `kind` >= low, or a clear usage error (not a silent dry run)."""
+    import argparse
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            v = None
+        if v is None or not v >= low:
+            raise argparse.ArgumentTypeError(f"must be a number >= {low}, got {text!r}")
+        return v
+    return parse
+
+
 def add_arguments(b) -> None:
     b.add_argument("--out", default=None,
                    help=f"folder for the JSON (default {DEFAULT_OUT}, ignored by git; "
@@ -827,9 +842,9 @@ def add_arguments(b) -> None:
     b.add_argument("--sweep", action="store_true",
                    help="first tune the tiles (pruned set) and write tiles.json, then use it")
     b.add_argument("--sizes", action="store_true", help="also the M x N size sweep")
-    b.add_argument("--rounds", type=int, default=3, help="interleaved rounds (targets: +2)")
-    b.add_argument("--rep-ms", type=int, default=100, help="do_bench's rep per measurement")
-    b.add_argument("--budget-s", type=float, default=450.0,
+    b.add_argument("--rounds", type=_at_least(1), default=3, help="interleaved rounds (targets: +2)")
+    b.add_argument("--rep-ms", type=_at_least(1), default=100, help="do_bench's rep per measurement")
+    b.add_argument("--budget-s", type=_at_least(0, float), default=450.0,
                    help="stop optional work (torch.compile, remaining sizes) past this")
     b.add_argument("--no-compile", action="store_true", help="skip the torch.compile baselines")
     b.add_argument("--resume", action="store_true",

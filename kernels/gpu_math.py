@@ -78,15 +78,21 @@ def clamp_e4m3(q):
     return q
 
 
+# round_bf16's paired path, two elements per asm instance (pack=2): $0, $1 are the results for
+# elements i and i + 1, $2, $3 their inputs. cvt.rn.bf16x2.f32 d, a, b puts a's rounding in d's
+# high half and b's in its low half; the low half widens by a shift, the high half by clearing the
+# low 16 bits. tests/test_gpu_math_ptx.py runs this text through the PTX manual's rules on the CPU.
+PAIRED_BF16_PTX = tl.constexpr(
+    "{ .reg .b32 t; cvt.rn.bf16x2.f32 t, $3, $2; shl.b32 $0, t, 16; and.b32 $1, t, 0xffff0000; }")
+PAIRED_BF16_CONSTRAINTS = tl.constexpr("=r,=r,r,r")
+
+
 @triton.jit
 def round_bf16(y, PAIRED: tl.constexpr):
     """fp32 y rounded to bf16 (to nearest, ties to even) and widened back to fp32."""
     if GPU_SPELLING and PAIRED:
-        # cvt.rn.bf16x2.f32 d, a, b puts a's rounding in d's high half and b's in its low half; the
-        # low half widens by a shift, the high half by clearing the low 16 bits
-        y = tl.inline_asm_elementwise(
-            "{ .reg .b32 t; cvt.rn.bf16x2.f32 t, $3, $2; shl.b32 $0, t, 16; and.b32 $1, t, 0xffff0000; }",
-            "=r,=r,r,r", [y], dtype=tl.float32, is_pure=True, pack=2)
+        y = tl.inline_asm_elementwise(PAIRED_BF16_PTX, PAIRED_BF16_CONSTRAINTS, [y], dtype=tl.float32,
+                                      is_pure=True, pack=2)
     else:
         y = y.to(tl.bfloat16).to(tl.float32)
     return y

@@ -359,3 +359,33 @@ def test_lesson_tables_read_failed_records_and_other_modes():
     lines = perf.tune_table(tune, 8, 256).splitlines()
     assert len(lines) == 2 and lines[1].split()[1:] == ["8", "-", "4", "2.200", "1.000"]
     assert perf.tune_table(tune, 8, 512) == "(no tune records at M = 8, N = 512)"
+
+
+def test_a_loop_runs_for_about_the_time_it_is_given(monkeypatch):
+    """Timer.loop (faked events: each measured stretch 2 ms): with ms, about ms / 2 calls, at most
+    2,000; without, a quarter of rep_ms. The tune stage's SUSTAINED_MS reaches the loop only this way."""
+    class Event:
+        def __init__(self, **kw):
+            pass
+
+        def record(self):
+            pass
+
+        def elapsed_time(self, other):
+            return 2.0
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    timer = bench.Timer(True, 100)
+    for ms, want in ((400, 200), (None, 12), (10_000, 2_000), (1, 3)):
+        calls = []
+        timer.loop(lambda c=calls: c.append(1), ms)
+        assert len(calls) == 2 + want, (ms, len(calls))   # a warm-up call, a timed one, then the loop
+
+
+@pytest.mark.parametrize("args", [["--rounds", "0"], ["--rounds", "-1"], ["--rep-ms", "0"],
+                                  ["--budget-s", "-5"], ["--budget-s", "nan"], ["--rounds", "x"]])
+def test_bench_refuses_counts_that_measure_nothing(args):
+    """Zero or negative rounds, rep or budget (and NaN) are usage errors before anything runs."""
+    r = subprocess.run([sys.executable, "-m", "kernels", "bench", "--dry-run", *args], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "must be a number >=" in r.stderr, (r.returncode, r.stderr[-1500:])
