@@ -256,8 +256,8 @@ PLAIN = {
 # (kernels.gpu_math), so only the structure differs. The loop repeats the kernel's arithmetic on
 # purpose (a loop cannot reuse the tile's lines); the tests check that the variant gives the
 # kernel's bits and reads and writes exactly what the kernel does.
-_GROUP_LOOP = (
-    """    k = tl.arange(0, GROUP)
+_GROUP_LOOP = """\
+    k = tl.arange(0, GROUP)
     packed = tl.zeros([BLOCK_M], dtype=tl.int32)
     for j in tl.static_range(GROUPS_PER_WORD):
         gid = pid_p * GROUPS_PER_WORD + j
@@ -274,7 +274,7 @@ _GROUP_LOOP = (
         q = gpu_math.clamp_e4m3(y * tl.exp2(-e)[:, None])
         fp8.store_e4m3(q_ptr + q_row[:, None] + gid * GROUP + k[None, :], q, mask, SOFTWARE_FP8)
         byte = tl.minimum(tl.maximum(e + UE8M0_BIAS, 0.0), 255.0).to(tl.int32)
-        packed = packed | (tl.where(live, byte, 0) << (8 * j))""")
+        packed = packed | (tl.where(live, byte, 0) << (8 * j))"""
 
 
 def group_loop() -> tuple[str, str]:
@@ -439,6 +439,12 @@ def environment(command: str) -> dict:
     return env
 
 
+def _large(m: int) -> bool:
+    """Whether M is in the large bucket (kernels.tiles: M > 16,384), where loops last SUSTAINED_MS."""
+    from . import tiles
+    return tiles.bucket(m) != tiles.M_BUCKETS[0][0]
+
+
 class Run:
     """One benchmark process: shared input tensors, the timer, the output folder, the clock."""
 
@@ -478,9 +484,8 @@ class Run:
         """cases: (record name, mode, fn, bytes_as, tile). Interleaved rounds, the copies first;
         returns one record per case with the median over rounds and the median ratio to the copy
         of the same mode and round. A "loop" lasts SUSTAINED_MS at large M."""
-        from . import tiles
         rounds = rounds or self.rounds
-        loop_ms = SUSTAINED_MS if self.gpu and tiles.bucket(m) != tiles.M_BUCKETS[0][0] else None
+        loop_ms = SUSTAINED_MS if self.gpu and _large(m) else None
         times: dict[int, list[float]] = {i: [] for i in range(len(cases))}
         host: dict[int, list[float]] = {i: [] for i in range(len(cases))}
         errors: dict[int, str] = {}
@@ -593,8 +598,7 @@ def stage_tune(run: Run, shapes, candidates=None) -> dict:
         # Large M: back-to-back calls without an L2 flush, the way a serving loop runs a launch of
         # milliseconds, for SUSTAINED_MS each; small M: the kernel alone (a CUDA-graph replay), where
         # the host would otherwise decide. Each against the copy in the same mode.
-        mode = "loop" if run.gpu and tiles.bucket(m) != tiles.M_BUCKETS[0][0] else (
-            "kernel" if run.gpu else "call")
+        mode = "loop" if run.gpu and _large(m) else ("kernel" if run.gpu else "call")
         cases = run.cases(["copy"], m, n, modes=("call", "loop") if mode == "loop" else ("call",))
         copies = len(cases)
         seen = set()
@@ -766,7 +770,7 @@ def plot(folder: str | os.PathLike) -> list[str]:
         if not path.exists():
             continue
         try:
-            made += _plot_one(folder, name, json.loads(path.read_text()))
+            made.append(_plot_one(folder, name, json.loads(path.read_text())))
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
             raise RecordingError(f"{path} is not a bench recording this can plot "
                                  f"({type(e).__name__}: {e})") from e
@@ -775,17 +779,17 @@ def plot(folder: str | os.PathLike) -> list[str]:
     return made
 
 
-def _plot_one(folder: Path, name: str, res: dict) -> list[str]:
+def _plot_one(folder: Path, name: str, res: dict) -> str:
+    """The PNG of one recording (sizes.json or targets.json) in `folder`; its path."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    made = []
     if name == "sizes.json":
         fig = sizes_figure(res)
         fig.savefig(folder / "sizes.png", dpi=110)
         plt.close(fig)
-        made.append(str(folder / "sizes.png"))
+        return str(folder / "sizes.png")
     else:
         m, n = res["records"][0]["M"], res["records"][0]["N"]
         more = (json.loads((folder / "compile.json").read_text())["records"]
@@ -813,8 +817,7 @@ def _plot_one(folder: Path, name: str, res: dict) -> list[str]:
         fig.tight_layout()
         fig.savefig(folder / "targets.png", dpi=110)
         plt.close(fig)
-        made.append(str(folder / "targets.png"))
-    return made
+        return str(folder / "targets.png")
 
 
 # ---------------------------------------------------------------------------------------------
