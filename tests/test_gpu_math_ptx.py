@@ -151,6 +151,12 @@ def test_group_loop_variant_has_the_kernels_spelling(ptx_math):
     assert "ex2.approx.f32" not in ptx_math["packed group_loop"]["ops"]
 
 
+def _as_f32(bits: int):
+    """A one-element fp32 tensor with these 32 bits (an unsigned int in [0, 2**32))."""
+    import torch
+    return torch.tensor([bits], dtype=torch.int64).to(torch.int32).view(torch.float32)
+
+
 def _run_paired_bf16_ptx(asm: str, constraints: str, a0: int, a1: int) -> tuple[int, int]:
     """kernels.gpu_math's inline PTX for two fp32 inputs (bit patterns), run by the rules it relies on:
     - Triton's inline_asm_elementwise with pack=2 and one input: operands $0, $1 are the outputs for
@@ -162,8 +168,7 @@ def _run_paired_bf16_ptx(asm: str, constraints: str, a0: int, a1: int) -> tuple[
     import torch
 
     def bf16_rn(bits: int) -> int:
-        f = torch.tensor([bits], dtype=torch.int64).to(torch.int32).view(torch.float32)
-        return int(f.to(torch.bfloat16).view(torch.int16).item()) & 0xFFFF
+        return int(_as_f32(bits).to(torch.bfloat16).view(torch.int16).item()) & 0xFFFF
 
     assert constraints == "=r,=r,r,r", constraints
     regs = {"$2": a0, "$3": a1}
@@ -204,9 +209,8 @@ def test_paired_bf16_ptx_rounds_each_element_in_its_own_lane():
         got = _run_paired_bf16_ptx(gpu_math.PAIRED_BF16_PTX.value, gpu_math.PAIRED_BF16_CONSTRAINTS.value,
                                    a0, a1)
         for x, g in ((a0, got[0]), (a1, got[1])):
-            f = torch.tensor([x], dtype=torch.int64).to(torch.int32).view(torch.float32)
-            want = f.to(torch.bfloat16).to(torch.float32)
-            gf = torch.tensor([g], dtype=torch.int64).to(torch.int32).view(torch.float32)
+            want = _as_f32(x).to(torch.bfloat16).to(torch.float32)
+            gf = _as_f32(g)
             same = torch.equal(gf.view(torch.int32), want.view(torch.int32)) or (
                 bool(torch.isnan(gf).item()) and bool(torch.isnan(want).item()))
             assert same, (hex(x), hex(g), hex(int(want.view(torch.int32).item()) & 0xFFFFFFFF))
